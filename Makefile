@@ -1,0 +1,40 @@
+# The two commands in the README: `make run` and `make test`. Both need only Python 3.10+.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+SHARED ?= ../shared/data
+
+.PHONY: run test bench train evaluate wheel clean
+
+run: $(VENV)/.run-installed
+	$(VENV)/bin/lenet-gui
+
+test: $(VENV)/.test-installed
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest
+
+bench: $(VENV)/.test-installed
+	QT_QPA_PLATFORM=offscreen $(PY) -m benchmarks
+
+# Retrain the shipped model (needs the train extra: `make test` installs it).
+train: $(VENV)/.test-installed
+	$(PY) -m lenet_gui.train --mnist $(SHARED)/mnist --pendigits $(SHARED)/pendigits/pendigits-orig.tra --out models/lenet5.onnx
+
+evaluate: $(VENV)/.run-installed
+	$(PY) -m lenet_gui.train.evaluate models/lenet5.onnx --mnist $(SHARED)/mnist --pendigits $(SHARED)/pendigits/pendigits-orig.tra
+
+wheel: $(VENV)/.test-installed
+	$(PY) -m pip wheel --no-deps --no-build-isolation -w dist .
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.run-installed: pyproject.toml | $(PY)
+	$(PY) -m pip install -e .
+	touch $@
+
+$(VENV)/.test-installed: pyproject.toml | $(PY)
+	$(PY) -m pip install -e ".[test,train]"
+	touch $@ $(VENV)/.run-installed
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis

@@ -1,0 +1,62 @@
+"""Reading ONNX files with one clear message for every way they can be bad."""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+from pathlib import Path
+
+import onnx
+
+from lenet_gui.core.errors import ModelError
+
+DEFAULT_MODEL_NAME = "lenet5.onnx"
+
+
+def default_model_path() -> Path:
+    """The LeNet-5 shipped inside the installed package (``lenet_gui/models``)."""
+    return Path(str(resources.files("lenet_gui.models") / DEFAULT_MODEL_NAME))
+
+
+def load_model(path: str | os.PathLike) -> onnx.ModelProto:
+    """Load an ONNX model, with weights from external data files next to it.
+
+    Raises ModelError with a one-line message for a missing, unreadable, corrupt
+    or non-ONNX file.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ModelError(f"Model file not found: {path}")
+    if path.is_dir():
+        raise ModelError(f"Model path is a folder, not an ONNX file: {path}")
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise ModelError(f"Cannot read model file {path}: {exc.strerror}") from exc
+    if size == 0:
+        raise ModelError(f"Model file is empty: {path}")
+    try:
+        # load_external_data resolves tensors stored next to the model file.
+        model = onnx.load(str(path), load_external_data=True)
+    except FileNotFoundError as exc:
+        raise ModelError(
+            f"Model {path.name} refers to an external weight file that is missing: {exc.filename or exc}"
+        ) from exc
+    except onnx.checker.ValidationError as exc:
+        # onnx reports a missing external weight file as a validation error.
+        if "should be stored in" in str(exc):
+            where = str(exc).split("should be stored in", 1)[1].split(",")[0].strip()
+            raise ModelError(f"Model {path.name} keeps its weights in an external file that is missing: {where}") from exc
+        raise ModelError(f"{path.name} is not a valid ONNX model ({_first_line(exc)})") from exc
+    except PermissionError as exc:
+        raise ModelError(f"Cannot read model file {path}: permission denied") from exc
+    except Exception as exc:  # protobuf's DecodeError and friends
+        raise ModelError(f"{path.name} is not a valid ONNX model (the file is corrupt or of another format)") from exc
+    if not model.graph.node and not model.graph.output:
+        raise ModelError(f"{path.name} is not a valid ONNX model (it holds no graph)")
+    return model
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().split("\n")[0]
+    return text[:160] if text else type(exc).__name__

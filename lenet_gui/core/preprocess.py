@@ -1,0 +1,467 @@
+"""Drawings and images into exactly what the network sees, the way MNIST was made.
+
+MNIST digits were made by scaling each digit's ink bounding box to fit 20×20
+(aspect ratio kept, anti-aliased), then placing it in a 28×28 field so that its
+centre of mass sits in the middle. LeNet-5 takes that field padded by 2 pixels on
+each side: 32×32.
+
+Strokes are vectors, so they are not drawn on a screen bitmap and shrunk: each
+stroke is rendered directly at the target scale with one stroke thickness,
+whatever pen and canvas size the person used. That keeps a "1" a thin line, keeps
+small and large drawings alike, and matches the stroke width of MNIST digits.
+
+Everything here is numpy (and Pillow for image files); no Qt.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from lenet_gui.core.drawing import Drawing
+from lenet_gui.core.errors import ImageError
+
+MNIST_FIELD = 28  # the MNIST image
+MNIST_BOX = 20  # the box the ink is scaled into
+# Stroke thickness in pixels of the 28×28 field, and how soft its edge is. Chosen
+# on pen-written digits (see models/MODEL_CARD.md); MNIST strokes are 2–3 px wide.
+STROKE_THICKNESS = 2.4
+STROKE_SOFTNESS = 1.2
+# Coordinates beyond this are treated as garbage (they would overflow the scale).
+MAX_COORDINATE = 1e9
+# Long segments are cut to this length (field pixels) so that the smoothing
+# spline bends them; short ones are merged so a 100,000-point stroke stays cheap.
+SEGMENT_MAX = 0.75
+SEGMENT_MIN = 0.25
+# Beyond this many short pieces a scribble is rendered the slow, simple way.
+MAX_PIECES = 60_000
+IMAGE_MAX_SIDE = 512  # images are reduced to this before finding the ink
+IMAGE_MAX_PIXELS = 60_000_000
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """What a model's input wants: size, layout, pixel scale, normalisation, polarity.
+
+    The digit is prepared as a white-on-black image with values 0..1; then
+    ``value = (pixel · pixel_max − mean) / std`` (after inverting if the model was
+    trained on dark digits on a light background).
+    """
+
+    height: int = 32
+    width: int = 32
+    channels: int = 1
+    channels_last: bool = False
+    batch: int | None = None  # a fixed batch size, None when dynamic
+    pixel_max: float = 1.0
+    mean: float = 0.1307
+    std: float = 0.3081
+    invert: bool = False
+    field: int = MNIST_FIELD
+    box: int = MNIST_BOX
+
+    def with_overrides(self, **changes) -> "InputSpec":
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def tensor_shape(self, n: int = 1) -> tuple[int, ...]:
+        if self.channels_last:
+            return (n, self.height, self.width, self.channels)
+        return (n, self.channels, self.height, self.width)
+
+
+LENET5_SPEC = InputSpec()
+
+
+@dataclass
+class Prepared:
+    """One digit ready for the network."""
+
+    field: np.ndarray  # MNIST-style field (28×28), white ink on black, 0..1
+    network_view: np.ndarray  # H×W image the network receives, before normalisation, 0..1
+    tensor: np.ndarray  # 1×C×H×W (or 1×H×W×C) float32, normalised
+
+
+# --- strokes ---------------------------------------------------------------------
+
+
+def clean_strokes(strokes) -> list[np.ndarray]:
+    """Strokes as float64 arrays of shape (n, 2), without NaN/inf/absurd points."""
+    cleaned = []
+    for stroke in strokes:
+        pts = np.asarray(stroke, dtype=np.float64)
+        if pts.size == 0:
+            continue
+        pts = pts.reshape(-1, 2)
+        ok = np.all(np.isfinite(pts), axis=1) & np.all(np.abs(pts) < MAX_COORDINATE, axis=1)
+        pts = pts[ok]
+        if len(pts):
+            cleaned.append(pts)
+    return cleaned
+
+
+def _catmull_rom(pts: np.ndarray, max_step: float) -> np.ndarray:
+    """Resample a polyline through a Catmull-Rom spline, steps at most ``max_step``.
+
+    Pen tablets and slow mice give sparse points; straight segments between them
+    make corners that a pen never drew.
+    """
+    if len(pts) < 3:
+        return _densify_linear(pts, max_step)
+    seg = np.linalg.norm(np.diff(pts, axis=0), axis=1)
+    if seg.max(initial=0.0) <= max_step:
+        return pts
+    padded = np.vstack([pts[0], pts, pts[-1]])
+    out = [pts[:1]]
+    for i in range(len(pts) - 1):
+        n = max(1, int(math.ceil(seg[i] / max_step)))
+        if n == 1:
+            out.append(pts[i + 1 : i + 2])
+            continue
+        t = (np.arange(1, n + 1) / n)[:, None]
+        p0, p1, p2, p3 = padded[i], padded[i + 1], padded[i + 2], padded[i + 3]
+        t2, t3 = t * t, t * t * t
+        curve = 0.5 * (
+            2 * p1 + (-p0 + p2) * t + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t2 + (-p0 + 3 * p1 - 3 * p2 + p3) * t3
+        )
+        out.append(curve)
+    return np.vstack(out)
+
+
+def _densify_linear(pts: np.ndarray, max_step: float) -> np.ndarray:
+    if len(pts) < 2:
+        return pts
+    return _catmull_rom_linear(pts, max_step)
+
+
+def _catmull_rom_linear(pts, max_step):
+    out = [pts[:1]]
+    for a, b in zip(pts[:-1], pts[1:]):
+        n = max(1, int(math.ceil(np.linalg.norm(b - a) / max_step)))
+        t = (np.arange(1, n + 1) / n)[:, None]
+        out.append(a + (b - a) * t)
+    return np.vstack(out)
+
+
+def _decimate(pts: np.ndarray, min_step: float) -> np.ndarray:
+    """Drop points closer than ``min_step`` to the last kept one (keeps the ends)."""
+    if len(pts) < 3:
+        return pts
+    steps = np.linalg.norm(np.diff(pts, axis=0), axis=1)
+    if steps.min() >= min_step:
+        return pts
+    keep = [0]
+    travelled = 0.0
+    for i, d in enumerate(steps, start=1):
+        travelled += d
+        if travelled >= min_step:
+            keep.append(i)
+            travelled = 0.0
+    if keep[-1] != len(pts) - 1:
+        keep.append(len(pts) - 1)
+    return pts[keep]
+
+
+def _segments(strokes: list[np.ndarray]) -> np.ndarray:
+    """All segments as an (m, 2, 2) array; a one-point stroke is a zero-length segment."""
+    parts = []
+    for pts in strokes:
+        if len(pts) == 1:
+            parts.append(np.stack([pts, pts], axis=1))
+        else:
+            parts.append(np.stack([pts[:-1], pts[1:]], axis=1))
+    return np.concatenate(parts) if parts else np.zeros((0, 2, 2))
+
+
+def rasterize_segments(
+    segments: np.ndarray, height: int, width: int, thickness: float, softness: float = STROKE_SOFTNESS
+) -> np.ndarray:
+    """Anti-aliased rendering of line segments (pixel coordinates, pixel centres at +0.5).
+
+    Each pixel's value comes from its distance to the nearest segment: 1 inside
+    the stroke, a linear ramp ``softness`` pixels wide across its edge, 0 outside.
+    """
+    lengths = np.linalg.norm(segments[:, 1] - segments[:, 0], axis=1)
+    counts = np.maximum(1, np.ceil(lengths / SEGMENT_MAX)).astype(np.int64)
+    if counts.sum() > MAX_PIECES:
+        return _rasterize_full(segments, height, width, thickness, softness)
+    return _rasterize_windows(_split_long(segments, counts), height, width, thickness, softness)
+
+
+def _split_long(segments: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Cut each segment into ``counts[i]`` equal pieces."""
+    if counts.max(initial=1) == 1:
+        return segments
+    total = int(counts.sum())
+    idx = np.repeat(np.arange(len(segments)), counts)
+    first = np.repeat(np.cumsum(counts) - counts, counts)
+    k = np.arange(total) - first
+    a, d = segments[idx, 0], segments[idx, 1] - segments[idx, 0]
+    t0, t1 = (k / counts[idx])[:, None], ((k + 1) / counts[idx])[:, None]
+    return np.stack([a + d * t0, a + d * t1], axis=1)
+
+
+def _ramp(dist2: np.ndarray, thickness: float, softness: float) -> np.ndarray:
+    return np.clip((thickness / 2 - np.sqrt(dist2)) / softness + 0.5, 0.0, 1.0)
+
+
+def _rasterize_windows(seg: np.ndarray, height: int, width: int, thickness: float, softness: float) -> np.ndarray:
+    """Each short segment touches only a small window of pixels around it."""
+    out = np.zeros(height * width, dtype=np.float64)
+    if len(seg) == 0:
+        return out.reshape(height, width).astype(np.float32)
+    reach = thickness / 2 + softness / 2
+    size = int(math.ceil(SEGMENT_MAX + 2 * reach)) + 2
+    offsets = np.arange(size) - size // 2
+    a = seg[:, 0, :]
+    ab = seg[:, 1, :] - a
+    mid = a + ab / 2
+    px = np.floor(mid[:, 0])[:, None, None] + offsets[None, None, :]  # (S, 1, K)
+    py = np.floor(mid[:, 1])[:, None, None] + offsets[None, :, None]  # (S, K, 1)
+    len2 = np.einsum("ij,ij->i", ab, ab)
+    len2 = np.where(len2 == 0, 1.0, len2)[:, None, None]
+    apx = px + 0.5 - a[:, 0, None, None]
+    apy = py + 0.5 - a[:, 1, None, None]
+    t = np.clip((apx * ab[:, 0, None, None] + apy * ab[:, 1, None, None]) / len2, 0.0, 1.0)
+    dx = apx - t * ab[:, 0, None, None]
+    dy = apy - t * ab[:, 1, None, None]
+    value = _ramp(dx * dx + dy * dy, thickness, softness)
+    px = np.broadcast_to(px, value.shape)
+    py = np.broadcast_to(py, value.shape)
+    keep = (value > 0) & (px >= 0) & (px < width) & (py >= 0) & (py < height)
+    flat = (py[keep] * width + px[keep]).astype(np.int64)
+    np.maximum.at(out, flat, value[keep])
+    return out.reshape(height, width).astype(np.float32)
+
+
+def _rasterize_full(segments: np.ndarray, height: int, width: int, thickness: float, softness: float) -> np.ndarray:
+    """Every pixel against every segment, in chunks: for pathological scribbles."""
+    ys, xs = np.mgrid[0:height, 0:width]
+    centres = np.stack([xs.ravel() + 0.5, ys.ravel() + 0.5], axis=1)
+    best = np.full(len(centres), np.inf)
+    for start in range(0, len(segments), 1024):
+        part = segments[start : start + 1024]
+        a = part[:, 0, :]
+        ab = part[:, 1, :] - a
+        len2 = np.einsum("ij,ij->i", ab, ab)
+        len2 = np.where(len2 == 0, 1.0, len2)
+        ap = centres[:, None, :] - a[None, :, :]
+        t = np.clip(np.einsum("psk,sk->ps", ap, ab) / len2, 0.0, 1.0)
+        nearest = ap - t[:, :, None] * ab[None, :, :]
+        np.minimum(best, np.einsum("psk,psk->ps", nearest, nearest).min(axis=1), out=best)
+    return _ramp(best, thickness, softness).reshape(height, width).astype(np.float32)
+
+
+def render_strokes(
+    strokes,
+    field: int = MNIST_FIELD,
+    box: int = MNIST_BOX,
+    thickness: float = STROKE_THICKNESS,
+    softness: float = STROKE_SOFTNESS,
+    smooth: bool = True,
+) -> np.ndarray | None:
+    """Strokes (canvas pixels, y down) → MNIST-style field, or None if there is no ink.
+
+    The ink box (stroke centre lines plus the rendered thickness) is scaled to fit
+    ``box`` with the aspect ratio kept, then shifted so that the centre of mass of
+    the rendered ink lands in the middle of the ``field``.
+    """
+    pts_list = clean_strokes(strokes)
+    if not pts_list:
+        return None
+    allpts = np.concatenate(pts_list)
+    lo, hi = allpts.min(axis=0), allpts.max(axis=0)
+    extent = float((hi - lo).max())
+    inner = max(box - thickness, 1.0)  # the centre lines' box, so the ink box is `box`
+    scale = inner / extent if extent > 0 else 0.0
+    centre_src = (lo + hi) / 2
+    mid = field / 2.0
+    placed = []
+    for pts in pts_list:
+        p = (pts - centre_src) * scale + mid
+        if smooth and scale > 0:
+            p = _decimate(p, SEGMENT_MIN)
+            p = _catmull_rom(p, SEGMENT_MAX)
+        placed.append(p)
+    segs = _segments(placed)
+    img = rasterize_segments(segs, field, field, thickness, softness)
+    total = float(img.sum())
+    if total <= 0:
+        return None
+    ys, xs = np.mgrid[0:field, 0:field]
+    com = np.array([(img * (xs + 0.5)).sum() / total, (img * (ys + 0.5)).sum() / total])
+    shift = np.array([mid, mid]) - com
+    # Keep the whole ink box inside the field: a lopsided digit is never clipped.
+    half = np.array([(hi - lo)[0] * scale, (hi - lo)[1] * scale]) / 2 + thickness / 2
+    shift = np.clip(shift, half - mid, mid - half) if np.all(half <= mid) else shift
+    if np.max(np.abs(shift)) < 1e-3:
+        return img
+    segs = segs + shift[None, None, :]
+    return rasterize_segments(segs, field, field, thickness, softness)
+
+
+# --- images ----------------------------------------------------------------------
+
+
+def load_image(path: str | os.PathLike) -> np.ndarray:
+    """An image file → float32 grey image, white ink on black, 0..1.
+
+    PNG, JPEG, BMP and whatever else Pillow reads; any size; alpha handled;
+    dark-on-light or light-on-dark detected from the border.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    name = path.name
+    if not path.exists():
+        raise ImageError(f"Image file not found: {path}")
+    if path.is_dir():
+        raise ImageError(f"{path} is a folder, not an image")
+    if path.stat().st_size == 0:
+        raise ImageError(f"{name}: the image file is empty")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                if im.width * im.height > IMAGE_MAX_PIXELS:
+                    raise ImageError(
+                        f"{name}: the image is too large ({im.width}×{im.height} pixels; at most "
+                        f"{IMAGE_MAX_PIXELS // 1_000_000} megapixels)"
+                    )
+                im.draft("RGB", (IMAGE_MAX_SIDE, IMAGE_MAX_SIDE))  # JPEG decodes at reduced size
+                im.load()
+                return image_to_grey(im)
+    except ImageError:
+        raise
+    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageError(f"{name}: not a readable image ({_first_line(exc)})") from exc
+    except (OSError, ValueError, SyntaxError, MemoryError) as exc:
+        raise ImageError(f"{name}: the image is damaged or truncated ({_first_line(exc)})") from exc
+
+
+def image_to_grey(im) -> np.ndarray:
+    """A Pillow image → white-on-black grey float32 in 0..1 (alpha and polarity handled)."""
+    from PIL import Image
+
+    if max(im.size) > IMAGE_MAX_SIDE:
+        im = im.copy()
+        im.thumbnail((IMAGE_MAX_SIDE, IMAGE_MAX_SIDE), Image.Resampling.BOX)
+    has_alpha = im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info)
+    rgba = np.asarray(im.convert("RGBA"), dtype=np.float32) / 255.0
+    lum = rgba[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    if has_alpha:
+        alpha = rgba[..., 3]
+        if alpha.min() < 0.99:
+            opaque = alpha > 0.5
+            # Ink on a transparent background: the opaque pixels are the ink, so the
+            # alpha channel is the digit (dark or light ink alike).
+            if opaque.any() and (~opaque).mean() > 0.3:
+                ink_is_dark = float(lum[opaque].mean()) < 0.5
+                ink = alpha * ((1.0 - lum) if ink_is_dark else lum)
+                return _normalise_ink(ink)
+            lum = lum * alpha + (1.0 - alpha) * 1.0  # otherwise composite over white
+    return _normalise_ink(_to_white_on_black(lum))
+
+
+def _to_white_on_black(lum: np.ndarray) -> np.ndarray:
+    border = np.concatenate([lum[0, :], lum[-1, :], lum[:, 0], lum[:, -1]])
+    return 1.0 - lum if float(np.median(border)) > 0.5 else lum
+
+
+def _normalise_ink(ink: np.ndarray) -> np.ndarray:
+    """Background to 0, strongest ink to 1."""
+    border = np.concatenate([ink[0, :], ink[-1, :], ink[:, 0], ink[:, -1]])
+    background = float(np.median(border))
+    ink = ink - background
+    peak = float(ink.max())
+    if peak < 0.08:  # a blank page, or noise: no digit
+        return np.zeros_like(ink, dtype=np.float32)
+    return np.clip(ink / peak, 0.0, 1.0).astype(np.float32)
+
+
+def image_to_field(ink: np.ndarray, field: int = MNIST_FIELD, box: int = MNIST_BOX) -> np.ndarray | None:
+    """White-on-black 0..1 image → MNIST-style field, or None when it holds no ink."""
+    from PIL import Image
+
+    ink = np.asarray(ink, dtype=np.float32)
+    mask = ink > 0.2
+    if not mask.any():
+        return None
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    h, w = crop.shape
+    scale = box / max(h, w)
+    nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
+    resized = np.asarray(Image.fromarray(crop, mode="F").resize((nw, nh), Image.Resampling.LANCZOS))
+    resized = np.clip(resized, 0.0, 1.0)
+    # Place at the centre, then move by the centre of mass with a sub-pixel shift.
+    canvas = np.zeros((field, field), dtype=np.float32)
+    top, left = (field - nh) // 2, (field - nw) // 2
+    canvas[top : top + nh, left : left + nw] = resized
+    total = float(canvas.sum())
+    if total <= 0:
+        return None
+    ys, xs = np.mgrid[0:field, 0:field]
+    cy = (canvas * (ys + 0.5)).sum() / total
+    cx = (canvas * (xs + 0.5)).sum() / total
+    dy = np.clip(field / 2 - cy, -top, field - (top + nh))
+    dx = np.clip(field / 2 - cx, -left, field - (left + nw))
+    shifted = Image.fromarray(canvas, mode="F").transform(
+        (field, field), Image.Transform.AFFINE, (1, 0, -dx, 0, 1, -dy), resample=Image.Resampling.BILINEAR
+    )
+    return np.clip(np.asarray(shifted, dtype=np.float32), 0.0, 1.0)
+
+
+# --- the network's input ---------------------------------------------------------------
+
+
+def field_to_view(field_img: np.ndarray, spec: InputSpec) -> np.ndarray:
+    """Place the MNIST field in the model's input size (LeNet-5: pad 28 → 32)."""
+    h, w = spec.height, spec.width
+    f = field_img.shape[0]
+    if h >= f and w >= f:
+        view = np.zeros((h, w), dtype=np.float32)
+        top, left = (h - f) // 2, (w - f) // 2
+        view[top : top + f, left : left + f] = field_img
+        return view
+    from PIL import Image
+
+    small = Image.fromarray(field_img.astype(np.float32), mode="F").resize((w, h), Image.Resampling.BILINEAR)
+    return np.clip(np.asarray(small, dtype=np.float32), 0.0, 1.0)
+
+
+def view_to_tensor(view: np.ndarray, spec: InputSpec) -> np.ndarray:
+    """Normalise and lay out one H×W view as the model's 1-item batch."""
+    x = 1.0 - view if spec.invert else view
+    x = (x.astype(np.float32) * spec.pixel_max - spec.mean) / spec.std
+    if spec.channels_last:
+        t = np.repeat(x[None, :, :, None], spec.channels, axis=3)
+    else:
+        t = np.repeat(x[None, None, :, :], spec.channels, axis=1)
+    return np.ascontiguousarray(t, dtype=np.float32)
+
+
+def prepare_field(field_img: np.ndarray | None, spec: InputSpec = LENET5_SPEC) -> Prepared | None:
+    if field_img is None:
+        return None
+    view = field_to_view(field_img, spec)
+    return Prepared(field_img, view, view_to_tensor(view, spec))
+
+
+def prepare_drawing(drawing: Drawing, spec: InputSpec = LENET5_SPEC) -> Prepared | None:
+    """A drawing → the network's input; None for an empty drawing (nothing to predict)."""
+    return prepare_field(render_strokes(drawing.strokes, spec.field, spec.box), spec)
+
+
+def prepare_image(path: str | os.PathLike, spec: InputSpec = LENET5_SPEC) -> Prepared | None:
+    """An image file → the network's input; None when the image holds no ink."""
+    return prepare_field(image_to_field(load_image(path), spec.field, spec.box), spec)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().split("\n")[0]
+    return text[:120] if text else type(exc).__name__
