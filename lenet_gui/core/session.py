@@ -1,0 +1,339 @@
+"""Running a model with onnxruntime: provider choice, predictions, every activation.
+
+``ModelSession`` loads any ONNX image classifier with one image input (N×C×H×W
+or N×H×W×C) and a float class output. What the input wants (size, layout,
+normalisation, polarity, labels) comes from the graph and ``metadata_props``;
+models without metadata get the documented defaults of ``spec_from_model``.
+
+Every intermediate result that depends on the image is made a graph output, so
+one run returns the prediction and all activations, keyed by tensor name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+
+from lenet_gui.core import preprocess
+from lenet_gui.core.drawing import Drawing
+from lenet_gui.core.errors import ModelError, ProviderError
+from lenet_gui.core.onnx_io import default_model_path, load_model
+from lenet_gui.core.preprocess import InputSpec
+
+PROVIDERS = ("auto", "cpu", "cuda")
+ORT_NAMES = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
+DISPLAY_NAMES = {"CPUExecutionProvider": "CPU", "CUDAExecutionProvider": "CUDA"}
+# Ops whose outputs are bookkeeping, not activations worth drawing.
+NOT_ACTIVATIONS = {"Constant", "Shape", "Size", "ConstantOfShape", "Range"}
+
+ort.set_default_logger_severity(3)  # onnxruntime's own warnings are not for end users
+
+
+@dataclass
+class ProviderInfo:
+    key: str  # "cpu" | "cuda"
+    available: bool
+    reason: str = ""  # why not, when it is not
+
+
+def provider_info() -> dict[str, ProviderInfo]:
+    """Which providers this onnxruntime build offers, and why one is missing."""
+    offered = set(ort.get_available_providers())
+    cuda = ProviderInfo("cuda", ORT_NAMES["cuda"] in offered)
+    if not cuda.available:
+        cuda.reason = (
+            "this onnxruntime has no CUDA provider; install onnxruntime-gpu instead of "
+            "onnxruntime (see the README) on a machine with an NVIDIA GPU"
+        )
+    return {"cpu": ProviderInfo("cpu", True), "cuda": cuda}
+
+
+@dataclass
+class Result:
+    """One image through the network."""
+
+    digit: int  # index of the most probable class
+    label: str  # its label (the digit itself for LeNet-5)
+    probabilities: np.ndarray  # (classes,) summing to 1
+    logits: np.ndarray
+    activations: dict[str, np.ndarray]  # tensor name → array without the batch axis
+    seconds: float  # time in onnxruntime
+    prepared: preprocess.Prepared | None = None
+
+    @property
+    def confidence(self) -> float:
+        return float(self.probabilities[self.digit])
+
+
+def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    x = x - np.max(x, axis=axis, keepdims=True)
+    e = np.exp(x)
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def _dims(value_info) -> list:
+    shape = value_info.type.tensor_type.shape
+    return [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None for d in shape.dim]
+
+
+def spec_from_model(model: onnx.ModelProto, image_input) -> InputSpec:
+    """The input spec from the graph and metadata.
+
+    Defaults, for models without metadata: values 0..1 (ink 1, background 0), no
+    normalisation (mean 0, std 1), white digit on black, the MNIST 20/28 geometry.
+    Channels-last is assumed when the last axis has 1, 3 or 4 entries and the
+    second does not. Height and width that the graph leaves open default to
+    ``input_size`` from the metadata, else 28×28.
+    """
+    meta = {p.key: p.value for p in model.metadata_props}
+    dims = _dims(image_input)
+    layout = meta.get("input_layout", "").upper()
+    if layout not in ("NCHW", "NHWC"):
+        second, last = dims[1], dims[3]
+        layout = "NHWC" if (last in (1, 3, 4) and second not in (1, 3, 4)) else "NCHW"
+    if layout == "NHWC":
+        h, w, c = dims[1], dims[2], dims[3]
+    else:
+        c, h, w = dims[1], dims[2], dims[3]
+    if (h is None or w is None) and "input_size" in meta:
+        try:
+            h, w = (int(v) for v in meta["input_size"].lower().split("x"))
+        except ValueError:
+            pass
+    h, w, c = h or 28, w or 28, c or 1
+    if c not in (1, 3, 4):
+        raise ModelError(f"{_model_label(model)}: the input has {c} channels; an image model has 1, 3 or 4")
+
+    def number(key, default):
+        try:
+            return float(meta[key]) if key in meta else default
+        except ValueError:
+            return default
+
+    return InputSpec(
+        height=int(h),
+        width=int(w),
+        channels=int(c),
+        channels_last=layout == "NHWC",
+        batch=dims[0],
+        pixel_max=number("pixel_scale", 1.0),
+        mean=number("normalize_mean", 0.0),
+        std=number("normalize_std", 1.0) or 1.0,
+        invert=meta.get("polarity", "white_on_black").lower() in ("black_on_white", "dark_on_light"),
+        field=int(number("digit_field", preprocess.MNIST_FIELD)),
+        box=int(number("digit_box", preprocess.MNIST_BOX)),
+    )
+
+
+def _model_label(model) -> str:
+    return model.graph.name or "the model"
+
+
+class ModelSession:
+    """An onnxruntime session over one model, with its input spec and labels."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike | None = None,
+        provider: str = "auto",
+        spec_overrides: dict | None = None,
+        threads: int | None = 1,
+    ) -> None:
+        self.path = Path(path) if path is not None else default_model_path()
+        if provider not in PROVIDERS:
+            raise ProviderError(f"Unknown provider {provider!r}; choose one of {', '.join(PROVIDERS)}")
+        self.provider_requested = provider
+        self.model = load_model(self.path)
+        self.meta = {p.key: p.value for p in self.model.metadata_props}
+        self._find_io()
+        self.spec = spec_from_model(self.model, self.image_input).with_overrides(**(spec_overrides or {}))
+        self.activation_names = self._expose_activations()
+        self.warning: str | None = None
+        self.session = self._create_session(provider, threads)
+        self.labels = self._labels()
+
+    # --- graph --------------------------------------------------------------------
+    def _find_io(self) -> None:
+        graph = self.model.graph
+        initialisers = {t.name for t in graph.initializer}
+        inputs = [i for i in graph.input if i.name not in initialisers]
+        images = [i for i in inputs if len(i.type.tensor_type.shape.dim) == 4]
+        name = self.path.name
+        if len(inputs) != 1 or not images:
+            shapes = ", ".join(f"{i.name} {_dims(i)}" for i in inputs) or "none"
+            raise ModelError(
+                f"{name} is not an image classifier: it needs one image input of shape N×C×H×W or N×H×W×C "
+                f"(its inputs: {shapes})"
+            )
+        self.image_input = images[0]
+        if self.image_input.type.tensor_type.elem_type != onnx.TensorProto.FLOAT:
+            raise ModelError(f"{name}: the image input must be float32")
+        preferred = self.meta.get("logits_output")
+        outputs = [o for o in graph.output if o.type.tensor_type.elem_type == onnx.TensorProto.FLOAT]
+        classes = [o for o in outputs if len(o.type.tensor_type.shape.dim) == 2]
+        chosen = [o for o in classes if o.name == preferred] or classes
+        if not chosen:
+            raise ModelError(
+                f"{name} is not an image classifier: it has no float output of shape N×classes "
+                f"(its outputs: {', '.join(f'{o.name} {_dims(o)}' for o in graph.output)})"
+            )
+        self.class_output = chosen[0]
+        producer = {o: n for n in graph.node for o in n.output}.get(self.class_output.name)
+        self.outputs_are_probabilities = producer is not None and producer.op_type == "Softmax"
+
+    def _expose_activations(self) -> list[str]:
+        """Make every image-dependent float tensor a graph output; returns their names in order."""
+        graph = self.model.graph
+        try:
+            inferred = onnx.shape_inference.infer_shapes(self.model, strict_mode=False)
+            types = {v.name: v.type.tensor_type.elem_type for v in inferred.graph.value_info}
+        except Exception:
+            types = {}
+        for o in graph.output:
+            types[o.name] = o.type.tensor_type.elem_type
+        depends = {self.image_input.name}
+        existing = {o.name for o in graph.output}
+        names = []
+        for node in _topological(graph):
+            if not any(i in depends for i in node.input):
+                continue
+            depends.update(node.output)
+            if node.op_type in NOT_ACTIVATIONS:
+                continue
+            for out in node.output[:1]:
+                if not out or types.get(out, onnx.TensorProto.FLOAT) != onnx.TensorProto.FLOAT:
+                    continue
+                names.append(out)
+                if out not in existing:
+                    graph.output.append(onnx.helper.make_tensor_value_info(out, onnx.TensorProto.FLOAT, None))
+                    existing.add(out)
+        return names
+
+    def _labels(self) -> list[str]:
+        classes = self.session.get_outputs()[self._class_index].shape[1]
+        raw = self.meta.get("class_labels")
+        labels = None
+        if raw:
+            try:
+                labels = [str(v) for v in json.loads(raw)]
+            except (ValueError, TypeError):
+                labels = [v.strip() for v in raw.split(",")]
+        if not isinstance(classes, int):
+            classes = len(labels) if labels else 10
+        if not labels or len(labels) != classes:
+            labels = [str(i) for i in range(classes)]
+        return labels
+
+    # --- session ------------------------------------------------------------------
+    def _create_session(self, provider: str, threads: int | None) -> ort.InferenceSession:
+        info = provider_info()
+        opts = ort.SessionOptions()
+        if threads:
+            opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        wanted = ["cuda", "cpu"] if provider in ("auto", "cuda") else ["cpu"]
+        if provider == "cuda" and not info["cuda"].available:
+            self.warning = f"CUDA is not available ({info['cuda'].reason}); running on the CPU"
+        if provider == "auto" and not info["cuda"].available:
+            wanted = ["cpu"]
+        payload = self.model.SerializeToString()
+        try:
+            session = ort.InferenceSession(payload, opts, providers=[ORT_NAMES[p] for p in wanted if info[p].available])
+        except Exception as exc:  # a CUDA provider that fails to start: fall back
+            if "cuda" not in wanted:
+                raise ModelError(f"{self.path.name}: onnxruntime cannot run this model ({_first_line(exc)})") from exc
+            self.warning = f"CUDA could not start ({_first_line(exc)}); running on the CPU"
+            try:
+                session = ort.InferenceSession(payload, opts, providers=[ORT_NAMES["cpu"]])
+            except Exception as exc2:
+                raise ModelError(f"{self.path.name}: onnxruntime cannot run this model ({_first_line(exc2)})") from exc2
+        if provider == "cuda" and ORT_NAMES["cuda"] not in session.get_providers() and self.warning is None:
+            self.warning = "CUDA could not be used for this model; running on the CPU"
+        names = [o.name for o in session.get_outputs()]
+        self._class_index = names.index(self.class_output.name)
+        self._input_name = session.get_inputs()[0].name
+        return session
+
+    @property
+    def provider(self) -> str:
+        """The provider actually running: "CUDA" or "CPU"."""
+        return DISPLAY_NAMES.get(self.session.get_providers()[0], self.session.get_providers()[0])
+
+    # --- running ------------------------------------------------------------------
+    def _fit_batch(self, x: np.ndarray) -> tuple[np.ndarray, int]:
+        """Models exported with a fixed batch size get exactly that many images."""
+        fixed = self.spec.batch
+        n = len(x)
+        if fixed is None or fixed == n:
+            return x, n
+        if n < fixed:
+            return np.concatenate([x, np.repeat(x[-1:], fixed - n, axis=0)]), n
+        raise ValueError("batch larger than the model's fixed batch size")
+
+    def run(self, tensor: np.ndarray, prepared: preprocess.Prepared | None = None) -> Result:
+        """One image (a 1-item batch) → prediction, probabilities and every activation."""
+        x, _ = self._fit_batch(np.asarray(tensor, dtype=np.float32))
+        started = time.perf_counter()
+        outputs = self.session.run(None, {self._input_name: x})
+        seconds = time.perf_counter() - started
+        names = [o.name for o in self.session.get_outputs()]
+        by_name = dict(zip(names, outputs))
+        logits = np.asarray(outputs[self._class_index][0], dtype=np.float32)
+        probs = logits / logits.sum() if self.outputs_are_probabilities else softmax(logits)
+        digit = int(np.argmax(probs))
+        activations = {n: by_name[n][0] for n in self.activation_names if n in by_name and by_name[n].ndim >= 1}
+        return Result(digit, self.labels[digit], probs, logits, activations, seconds, prepared)
+
+    def predict_batch(self, tensors: np.ndarray, chunk: int = 1024) -> np.ndarray:
+        """Many images → probabilities (N × classes); only the class output is fetched."""
+        out_name = self.class_output.name
+        fixed = self.spec.batch
+        step = fixed or chunk
+        results = []
+        for i in range(0, len(tensors), step):
+            x, n = self._fit_batch(np.ascontiguousarray(tensors[i : i + step], dtype=np.float32))
+            logits = self.session.run([out_name], {self._input_name: x})[0][:n]
+            results.append(logits)
+        logits = np.concatenate(results) if results else np.zeros((0, len(self.labels)), np.float32)
+        if self.outputs_are_probabilities:
+            return logits / logits.sum(axis=1, keepdims=True)
+        return softmax(logits, axis=1)
+
+    def predict_drawing(self, drawing: Drawing) -> Result | None:
+        prepared = preprocess.prepare_drawing(drawing, self.spec)
+        return None if prepared is None else self.run(prepared.tensor, prepared)
+
+    def predict_image(self, path) -> Result | None:
+        prepared = preprocess.prepare_image(path, self.spec)
+        return None if prepared is None else self.run(prepared.tensor, prepared)
+
+
+def _topological(graph) -> list:
+    """Nodes in execution order (exporters may store them out of order)."""
+    produced = {i.name for i in graph.input} | {t.name for t in graph.initializer} | {""}
+    pending = list(graph.node)
+    ordered = []
+    while pending:
+        ready = [n for n in pending if all(i in produced for i in n.input)]
+        if not ready:  # inputs from nowhere (a broken graph): keep the stored order
+            ordered.extend(pending)
+            break
+        for n in ready:
+            produced.update(n.output)
+            ordered.append(n)
+        ready_ids = {id(n) for n in ready}
+        pending = [n for n in pending if id(n) not in ready_ids]
+    return ordered
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().split("\n")[0]
+    return text[:160] if text else type(exc).__name__

@@ -1,0 +1,120 @@
+"""The command line: predict and shapes, without Qt."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from lenet_gui import cli
+from lenet_gui.core.drawing import Drawing, save_drawing
+from tests.helpers import tiny_classifier
+
+ONE = Drawing(280, 280, [[(140, 40), (140, 240)]])
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "lenet_gui", *args], capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def files(tmp_path):
+    one = tmp_path / "one.strokes.json"
+    save_drawing(ONE, one)
+    empty = tmp_path / "empty.strokes.json"
+    save_drawing(Drawing(), empty)
+    broken = tmp_path / "broken.strokes.json"
+    broken.write_text('{"version": 1, "width": 10')
+    img = tmp_path / "one.png"
+    canvas = np.full((120, 120), 255, np.uint8)
+    canvas[15:105, 57:63] = 0
+    Image.fromarray(canvas).save(img)
+    return one, empty, broken, img
+
+
+def test_predict_json_lines_and_errors_do_not_stop_the_batch(files, capsys):
+    one, empty, broken, img = files
+    code = cli.main(["predict", "--json", str(one), str(broken), str(empty), str(img)])
+    out, err = capsys.readouterr()
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert code == 2
+    assert [r["file"] for r in lines] == [str(one), str(empty), str(img)]
+    assert lines[0]["digit"] == 1 and lines[2]["digit"] == 1
+    assert len(lines[0]["probabilities"]) == 10 and sum(lines[0]["probabilities"]) == pytest.approx(1, abs=1e-4)
+    assert lines[1]["digit"] is None and lines[1]["probabilities"] is None
+    assert err.count("\n") == 1 and "broken.strokes.json" in err and "Traceback" not in err
+
+
+def test_predict_text(files, capsys):
+    one, *_ = files
+    assert cli.main(["predict", str(one)]) == 0
+    assert capsys.readouterr().out.startswith(f"{one}: 1")
+
+
+@pytest.mark.parametrize("content", [b"", b"garbage" * 50])
+def test_bad_model_is_one_line_and_exit_2(files, tmp_path, content):
+    model = tmp_path / "bad.onnx"
+    model.write_bytes(content)
+    result = run_cli("predict", "--model", str(model), str(files[0]))
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "bad.onnx" in result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+def test_missing_file_and_other_models(files, tmp_path, capsys):
+    model = tiny_classifier(tmp_path / "tiny.onnx", channels_last=True, channels=3, batch=2)
+    code = cli.main(["predict", "--model", str(model), "--json", str(tmp_path / "nope.png"), str(files[0])])
+    out, err = capsys.readouterr()
+    assert code == 2 and "nope.png" in err
+    assert json.loads(out)["file"] == str(files[0])
+
+
+def test_predict_many_files_in_one_batch(tmp_path, capsys):
+    paths = []
+    for i in range(50):
+        p = tmp_path / f"d{i}.strokes.json"
+        save_drawing(Drawing(280, 280, [[(140 + i % 3, 40), (140, 240)]]), p)
+        paths.append(str(p))
+    assert cli.main(["predict", "--json", *paths]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["file"] for r in rows] == paths and all(r["digit"] == 1 for r in rows)
+
+
+def test_batch_with_worker_pool_matches_single_process(tmp_path):
+    from lenet_gui.core.batch import predict_files
+    from lenet_gui.core.session import ModelSession
+
+    paths = []
+    for i in range(30):
+        p = tmp_path / f"d{i}.strokes.json"
+        save_drawing(Drawing(280, 280, [[(100 + i, 40), (180, 140 + i), (100, 240)]]), p)
+        paths.append(str(p))
+    session = ModelSession()
+    import lenet_gui.core.batch as batch
+
+    single = list(predict_files(session, paths, workers=1))
+    old = batch.POOL_THRESHOLD
+    batch.POOL_THRESHOLD = 10
+    try:
+        pooled = list(predict_files(session, paths, workers=2))
+    finally:
+        batch.POOL_THRESHOLD = old
+    assert [p.file for p in pooled] == paths
+    assert all(np.allclose(a.probabilities, b.probabilities, atol=1e-6) for a, b in zip(single, pooled))
+
+
+def test_cli_paths_do_not_import_qt(files):
+    code = (
+        "import sys; from lenet_gui import cli; "
+        f"cli.main(['predict', {str(files[0])!r}]); cli.main(['shapes']); "
+        "assert not any(m.startswith('PySide6') for m in sys.modules), 'Qt imported'"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+
+
+def test_version():
+    result = run_cli("--version")
+    assert result.returncode == 0 and result.stdout.startswith("lenet-gui ")

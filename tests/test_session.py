@@ -1,0 +1,154 @@
+"""Inference: providers, predictions, activations, and models as exporters write them."""
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+from lenet_gui.core import session as S
+from lenet_gui.core.drawing import Drawing
+from lenet_gui.core.errors import ModelError
+from tests.helpers import tiny_classifier
+
+LINE = Drawing(280, 280, [[(140, 40), (140, 240)]])
+
+
+@pytest.fixture(scope="module")
+def lenet():
+    return S.ModelSession()
+
+
+def test_shipped_model_gives_prediction_and_every_activation(lenet):
+    result = lenet.predict_drawing(LINE)
+    assert result.probabilities.shape == (10,)
+    assert result.probabilities.sum() == pytest.approx(1.0, abs=1e-5)
+    assert result.digit == int(np.argmax(result.probabilities))
+    shapes = {k: v.shape for k, v in result.activations.items()}
+    for name, shape in {"c1": (6, 28, 28), "s2": (6, 14, 14), "c3": (16, 10, 10), "s4": (16, 5, 5),
+                        "c5": (120, 1, 1), "f6": (84,)}.items():
+        assert shapes[name] == shape
+    assert lenet.provider == "CPU"
+    assert lenet.labels == [str(i) for i in range(10)]
+
+
+def test_spec_comes_from_metadata(lenet):
+    spec = lenet.spec
+    assert (spec.height, spec.width, spec.channels) == (32, 32, 1)
+    assert spec.mean == pytest.approx(0.1307) and spec.std == pytest.approx(0.3081)
+    assert not spec.invert and not spec.channels_last
+
+
+def test_empty_drawing_is_no_prediction(lenet):
+    assert lenet.predict_drawing(Drawing()) is None
+
+
+def test_cuda_request_without_cuda_falls_back_with_a_message(monkeypatch):
+    monkeypatch.setattr(S.ort, "get_available_providers", lambda: ["CPUExecutionProvider"])
+    s = S.ModelSession(provider="cuda")
+    assert s.provider == "CPU"
+    assert "CUDA is not available" in s.warning
+    assert s.predict_drawing(LINE) is not None
+    info = S.provider_info()
+    assert not info["cuda"].available and "onnxruntime-gpu" in info["cuda"].reason
+    auto = S.ModelSession(provider="auto")
+    assert auto.provider == "CPU" and auto.warning is None
+
+
+def test_cuda_that_fails_to_start_falls_back(monkeypatch):
+    """onnxruntime-gpu installed but CUDA libraries missing: session creation fails."""
+    real = S.ort.InferenceSession
+
+    def fake(payload, opts, providers):
+        if "CUDAExecutionProvider" in providers:
+            raise RuntimeError("libcudnn.so.9: cannot open shared object file")
+        return real(payload, opts, providers=providers)
+
+    monkeypatch.setattr(S.ort, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    monkeypatch.setattr(S.ort, "InferenceSession", fake)
+    s = S.ModelSession(provider="cuda")
+    assert s.provider == "CPU" and "libcudnn" in s.warning
+
+
+def test_unknown_provider():
+    with pytest.raises(S.ProviderError):
+        S.ModelSession(provider="tpu")
+
+
+def test_channels_last_three_channels_fixed_batch(tmp_path):
+    path = tiny_classifier(tmp_path / "m.onnx", channels_last=True, channels=3, batch=4, size=24)
+    s = S.ModelSession(path)
+    assert s.spec.channels_last and s.spec.channels == 3 and s.spec.batch == 4
+    assert (s.spec.height, s.spec.width) == (24, 24)
+    r = s.predict_drawing(LINE)
+    assert r.probabilities.shape == (10,)
+    assert "conv" in r.activations and r.activations["conv"].shape == (4, 24, 24)
+    many = np.repeat(r.prepared.tensor, 9, axis=0)
+    probs = s.predict_batch(many)
+    assert probs.shape == (9, 10) and np.allclose(probs, probs[0], atol=1e-6)
+
+
+def test_softmax_output_is_not_softmaxed_twice(tmp_path):
+    plain = S.ModelSession(tiny_classifier(tmp_path / "a.onnx"))
+    soft = S.ModelSession(tiny_classifier(tmp_path / "b.onnx", softmax=True))
+    assert np.allclose(plain.predict_drawing(LINE).probabilities, soft.predict_drawing(LINE).probabilities, atol=1e-5)
+
+
+def test_metadata_labels_and_polarity(tmp_path):
+    meta = {"class_labels": '["a","b","c"]', "polarity": "black_on_white", "normalize_mean": "0.5"}
+    s = S.ModelSession(tiny_classifier(tmp_path / "m.onnx", classes=3, metadata=meta))
+    assert s.labels == ["a", "b", "c"] and s.spec.invert and s.spec.mean == 0.5
+    assert s.predict_drawing(LINE).label in ("a", "b", "c")
+
+
+def test_overrides_beat_metadata(tmp_path):
+    s = S.ModelSession(tiny_classifier(tmp_path / "m.onnx"), spec_overrides={"mean": 0.2, "std": None})
+    assert s.spec.mean == 0.2 and s.spec.std == 1.0
+
+
+def test_external_weights_next_to_the_model(tmp_path):
+    path = tiny_classifier(tmp_path / "ext.onnx", external=True)
+    assert (tmp_path / "ext.onnx.data").exists()
+    assert S.ModelSession(path).predict_drawing(LINE) is not None
+    (tmp_path / "ext.onnx.data").unlink()
+    with pytest.raises(ModelError, match="external"):
+        S.ModelSession(path)
+
+
+@pytest.mark.parametrize("content, fragment", [
+    (b"", "empty"),
+    (b"\x08\x07garbage" * 10, "not a valid ONNX model"),
+    (bytes(range(256)) * 4, "not a valid ONNX model"),
+])
+def test_corrupt_model_files(tmp_path, content, fragment):
+    path = tmp_path / "bad.onnx"
+    path.write_bytes(content)
+    with pytest.raises(ModelError) as err:
+        S.ModelSession(path)
+    assert fragment in str(err.value) and "\n" not in str(err.value)
+
+
+def test_truncated_model(tmp_path):
+    from lenet_gui.core.onnx_io import default_model_path
+
+    path = tmp_path / "cut.onnx"
+    path.write_bytes(default_model_path().read_bytes()[:5000])
+    with pytest.raises(ModelError):
+        S.ModelSession(path)
+
+
+def test_model_that_is_not_an_image_classifier(tmp_path):
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["a", "b"], ["c"])],
+        "adder",
+        [helper.make_tensor_value_info("a", TensorProto.FLOAT, [3]), helper.make_tensor_value_info("b", TensorProto.FLOAT, [3])],
+        [helper.make_tensor_value_info("c", TensorProto.FLOAT, [3])],
+    )
+    path = tmp_path / "adder.onnx"
+    onnx.save_model(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    with pytest.raises(ModelError, match="not an image classifier"):
+        S.ModelSession(path)
+
+
+def test_missing_model():
+    with pytest.raises(ModelError, match="not found"):
+        S.ModelSession("/nonexistent/model.onnx")
