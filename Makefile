@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 SHARED ?= ../shared/data
 
-.PHONY: run test bench train evaluate wheel clean
+.PHONY: run test bench train evaluate wheel clean gpu
 
 run: $(VENV)/.run-installed
 	$(VENV)/bin/lenet-gui
@@ -38,3 +38,8 @@ $(VENV)/.test-installed: pyproject.toml | $(PY)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis
+
+# Use the CUDA build of onnxruntime in .venv (the two builds cannot coexist).
+gpu: $(VENV)/.run-installed
+	$(PY) -m pip uninstall -y onnxruntime
+	$(PY) -m pip install onnxruntime-gpu

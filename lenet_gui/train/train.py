@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import platform
 import random
 import sys
 import time
@@ -28,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from lenet_gui.core import preprocess
+from lenet_gui.platform_info import describe_machine
 from lenet_gui.train import mnist as mnist_data
 from lenet_gui.train import pendigits as pen_data
 
@@ -206,7 +206,7 @@ def main(argv=None) -> int:
         "epochs": args.epochs,
         "seed": args.seed,
         "train_images": int(len(train_x)),
-        "machine": f"{platform.machine()} {platform.processor() or ''} {args.threads} threads".strip(),
+        "machine": f"{describe_machine()}; {args.threads} training threads",
         "torch": torch.__version__,
     }
     if pen_test:
