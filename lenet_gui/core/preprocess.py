@@ -108,61 +108,42 @@ def _catmull_rom(pts: np.ndarray, max_step: float) -> np.ndarray:
     """Resample a polyline through a Catmull-Rom spline, steps at most ``max_step``.
 
     Pen tablets and slow mice give sparse points; straight segments between them
-    make corners that a pen never drew.
+    make corners that a pen never drew. Short polylines are only densified.
     """
-    if len(pts) < 3:
-        return _densify_linear(pts, max_step)
-    seg = np.linalg.norm(np.diff(pts, axis=0), axis=1)
-    if seg.max(initial=0.0) <= max_step:
-        return pts
-    padded = np.vstack([pts[0], pts, pts[-1]])
-    out = [pts[:1]]
-    for i in range(len(pts) - 1):
-        n = max(1, int(math.ceil(seg[i] / max_step)))
-        if n == 1:
-            out.append(pts[i + 1 : i + 2])
-            continue
-        t = (np.arange(1, n + 1) / n)[:, None]
-        p0, p1, p2, p3 = padded[i], padded[i + 1], padded[i + 2], padded[i + 3]
-        t2, t3 = t * t, t * t * t
-        curve = 0.5 * (
-            2 * p1 + (-p0 + p2) * t + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t2 + (-p0 + 3 * p1 - 3 * p2 + p3) * t3
-        )
-        out.append(curve)
-    return np.vstack(out)
-
-
-def _densify_linear(pts: np.ndarray, max_step: float) -> np.ndarray:
     if len(pts) < 2:
         return pts
-    return _catmull_rom_linear(pts, max_step)
-
-
-def _catmull_rom_linear(pts, max_step):
-    out = [pts[:1]]
-    for a, b in zip(pts[:-1], pts[1:]):
-        n = max(1, int(math.ceil(np.linalg.norm(b - a) / max_step)))
-        t = (np.arange(1, n + 1) / n)[:, None]
-        out.append(a + (b - a) * t)
-    return np.vstack(out)
+    seg = np.linalg.norm(np.diff(pts, axis=0), axis=1)
+    counts = np.maximum(1, np.ceil(seg / max_step)).astype(np.int64)
+    if counts.max() == 1:
+        return pts
+    # Per output point: which segment (i), and where along it (t in (0, 1]).
+    i = np.repeat(np.arange(len(seg)), counts)
+    t = ((np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts) + 1) / counts[i])[:, None]
+    padded = np.vstack([pts[0], pts, pts[-1]])
+    p0, p1, p2, p3 = padded[i], padded[i + 1], padded[i + 2], padded[i + 3]
+    if len(pts) < 3:
+        curve = p1 + (p2 - p1) * t
+    else:
+        t2, t3 = t * t, t * t * t
+        curve = 0.5 * (
+            2 * p1 + (p2 - p0) * t + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t2 + (3 * p1 - p0 - 3 * p2 + p3) * t3
+        )
+    return np.vstack([pts[:1], curve])
 
 
 def _decimate(pts: np.ndarray, min_step: float) -> np.ndarray:
-    """Drop points closer than ``min_step`` to the last kept one (keeps the ends)."""
+    """Keep one point per ``min_step`` of path length (and both ends).
+
+    A mouse reports far more points than matter at 28×28; fewer points keep a
+    100,000-point stroke cheap.
+    """
     if len(pts) < 3:
         return pts
-    steps = np.linalg.norm(np.diff(pts, axis=0), axis=1)
-    if steps.min() >= min_step:
-        return pts
-    keep = [0]
-    travelled = 0.0
-    for i, d in enumerate(steps, start=1):
-        travelled += d
-        if travelled >= min_step:
-            keep.append(i)
-            travelled = 0.0
+    travelled = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(pts, axis=0), axis=1))])
+    bucket = np.floor(travelled / min_step)
+    keep = np.flatnonzero(np.diff(bucket, prepend=-1.0) > 0)
     if keep[-1] != len(pts) - 1:
-        keep.append(len(pts) - 1)
+        keep = np.append(keep, len(pts) - 1)
     return pts[keep]
 
 
