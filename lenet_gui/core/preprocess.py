@@ -192,12 +192,15 @@ def _ramp(dist2: np.ndarray, thickness: float, softness: float) -> np.ndarray:
 
 def _rasterize_windows(seg: np.ndarray, height: int, width: int, thickness: float, softness: float) -> np.ndarray:
     """Each short segment touches only a small window of pixels around it."""
-    out = np.zeros(height * width, dtype=np.float64)
+    out = np.zeros(height * width, dtype=np.float32)
     if len(seg) == 0:
         return out.reshape(height, width).astype(np.float32)
+    # A pixel centre within reach of a segment is at most reach + L/2 from its
+    # midpoint, so offsets −half..half around the midpoint's pixel cover them all.
     reach = thickness / 2 + softness / 2
-    size = int(math.ceil(SEGMENT_MAX + 2 * reach)) + 2
-    offsets = np.arange(size) - size // 2
+    half = int(math.ceil(reach + SEGMENT_MAX / 2 - 0.5))
+    offsets = np.arange(-half, half + 1, dtype=np.float32)
+    seg = seg.astype(np.float32)
     a = seg[:, 0, :]
     ab = seg[:, 1, :] - a
     mid = a + ab / 2
