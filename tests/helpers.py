@@ -58,3 +58,40 @@ def tiny_classifier(
     else:
         onnx.save_model(model, str(path))
     return path
+
+
+def exporter_style_classifier(path):
+    """Patterns real exporters write: unnamed nodes stored out of order, a bias as a
+    separate Add, MatMul instead of Gemm, weights reshaped and transposed inside the
+    graph (tf2onnx, CNTK), channels-last input."""
+    rng = np.random.default_rng(1)
+    w_hwio = rng.normal(size=(3, 3, 1, 5)).astype(np.float32)  # Keras keeps kernels as HWIO
+    inits = [
+        numpy_helper.from_array(w_hwio, "kernel_hwio"),
+        numpy_helper.from_array(rng.normal(size=(5,)).astype(np.float32).reshape(1, 5, 1, 1), "conv_bias"),
+        numpy_helper.from_array(rng.normal(size=(5 * 14 * 14 * 10,)).astype(np.float32), "dense_flat"),
+        numpy_helper.from_array(np.array([5 * 14 * 14, 10], dtype=np.int64), "dense_shape"),
+        numpy_helper.from_array(np.array([1, -1], dtype=np.int64), "flat_shape"),
+    ]
+    nodes = [
+        helper.make_node("MatMul", ["flat", "dense_w"], ["scores"]),
+        helper.make_node("Reshape", ["pooled", "flat_shape"], ["flat"]),
+        helper.make_node("Transpose", ["image"], ["nchw"], perm=[0, 3, 1, 2]),
+        helper.make_node("Transpose", ["kernel_hwio"], ["kernel_oihw"], perm=[3, 2, 0, 1]),
+        helper.make_node("Reshape", ["dense_flat", "dense_shape"], ["dense_w"]),
+        helper.make_node("Conv", ["nchw", "kernel_oihw"], ["conv"], pads=[1, 1, 1, 1]),
+        helper.make_node("Add", ["conv", "conv_bias"], ["biased"]),
+        helper.make_node("Relu", ["biased"], ["relu"]),
+        helper.make_node("MaxPool", ["relu"], ["pooled"], kernel_shape=[2, 2], strides=[2, 2]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "keras_like",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 28, 28, 1])],
+        [helper.make_tensor_value_info("scores", TensorProto.FLOAT, [1, 10])],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save_model(model, str(path))
+    return path

@@ -152,3 +152,16 @@ def test_model_that_is_not_an_image_classifier(tmp_path):
 def test_missing_model():
     with pytest.raises(ModelError, match="not found"):
         S.ModelSession("/nonexistent/model.onnx")
+
+
+def test_exporter_style_graph_runs_with_every_activation(tmp_path):
+    from tests.helpers import exporter_style_classifier
+
+    s = S.ModelSession(exporter_style_classifier(tmp_path / "keras.onnx"))
+    assert s.spec.channels_last and s.spec.batch == 1 and (s.spec.height, s.spec.width) == (28, 28)
+    r = s.predict_drawing(LINE)
+    assert r.probabilities.shape == (10,)
+    # Image-dependent tensors only, in execution order; weight transposes are not activations.
+    assert s.activation_names == ["nchw", "conv", "biased", "relu", "pooled", "flat", "scores"]
+    assert r.activations["pooled"].shape == (5, 14, 14)
+    assert "kernel_oihw" not in r.activations and "dense_w" not in r.activations
