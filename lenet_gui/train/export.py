@@ -67,6 +67,7 @@ def export_onnx(net, out: Path, data_sha256: str, report: dict) -> None:
     )
     model = onnx.load(str(tmp))
     tmp.unlink()
+    name_nodes(model)
     model.doc_string = "LeNet-5 for handwritten digits; outputs logits and every layer's activation."
     model.producer_name = "lenet-gui"
     del model.metadata_props[:]
@@ -85,3 +86,21 @@ def export_onnx(net, out: Path, data_sha256: str, report: dict) -> None:
         diff = float(np.abs(e - g).max())
         if e.shape != g.shape or diff > 1e-5:
             raise RuntimeError(f"onnxruntime differs from torch on {name}: {e.shape} vs {g.shape}, max diff {diff}")
+
+
+def name_nodes(model) -> None:
+    """Name nodes after the paper's layers: ``c1.conv``, ``c1.relu``, ``s2.maxpool``…
+
+    The exporter names them after module paths (``/c1/Conv``, ``/Relu_1``); a
+    student reads the layer table more easily with the paper's names.
+    """
+    layer = ""
+    for node in model.graph.node:
+        parts = [p for p in node.name.split("/") if p]
+        if len(parts) >= 2:
+            layer = parts[0]
+        op = node.op_type.lower()
+        if op == "flatten":
+            node.name = "flatten"
+        elif layer:
+            node.name = f"{layer}.{op}"
