@@ -118,3 +118,49 @@ def test_cli_paths_do_not_import_qt(files):
 def test_version():
     result = run_cli("--version")
     assert result.returncode == 0 and result.stdout.startswith("lenet-gui ")
+
+
+def test_shapes_json_for_the_shipped_model(capsys):
+    assert cli.main(["shapes", "--json"]) == 0
+    layers = json.loads(capsys.readouterr().out)
+    assert [layer["op"] for layer in layers] == [
+        "Conv", "Relu", "MaxPool", "Conv", "Relu", "MaxPool", "Conv", "Relu", "Flatten", "Gemm", "Relu", "Gemm"
+    ]
+    for layer in layers:
+        assert {"name", "op", "output", "output_shape", "formula", "params", "receptive_field"} <= set(layer)
+    convs = [layer for layer in layers if layer["op"] in ("Conv", "MaxPool")]
+    assert [c["output_shape"] for c in convs] == [[1, 6, 28, 28], [1, 6, 14, 14], [1, 16, 10, 10], [1, 16, 5, 5], [1, 120, 1, 1]]
+    assert convs[0]["formula"].startswith("(32 + 2·0 − 5)/1 + 1 = 28")
+    assert [c["receptive_field"] for c in convs] == [5, 6, 14, 16, 32]
+    assert sum(layer["params"] for layer in layers) == 61_706
+    assert layers[0]["output"] == "/c1/Conv_output_0" and layers[1]["output"] == "c1"
+
+
+def test_shapes_table_is_a_hand_calculation(capsys):
+    assert cli.main(["shapes"]) == 0
+    out = capsys.readouterr().out
+    for line in ["(32 + 2·0 − 5)/1 + 1 = 28 → 6×28×28", "(28 + 2·0 − 2)/2 + 1 = 14 → 6×14×14",
+                 "(14 + 2·0 − 5)/1 + 1 = 10 → 16×10×10", "(10 + 2·0 − 2)/2 + 1 = 5 → 16×5×5"]:
+        assert line in out
+    assert "per-side" in out and "61,706" in out
+
+
+def test_shapes_of_another_model_and_of_an_impossible_one(tmp_path, capsys):
+    from onnx import TensorProto, helper, numpy_helper
+    import onnx
+
+    assert cli.main(["shapes", "--json", str(tiny_classifier(tmp_path / "t.onnx", batch=4, size=20))]) == 0
+    layers = json.loads(capsys.readouterr().out)
+    assert layers[0]["output_shape"] == [4, 4, 20, 20]  # the model's fixed batch size is kept
+
+    w = numpy_helper.from_array(np.zeros((2, 1, 9, 9), np.float32), "w")
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w"], ["y"], name="big_conv")], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 5, 5])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [w],
+    )
+    bad = tmp_path / "impossible.onnx"
+    onnx.save_model(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(bad))
+    assert cli.main(["shapes", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "big_conv" in err and "9" in err and "5" in err and err.count("\n") == 1

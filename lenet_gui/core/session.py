@@ -24,6 +24,7 @@ import onnxruntime as ort
 from lenet_gui.core import preprocess
 from lenet_gui.core.drawing import Drawing
 from lenet_gui.core.errors import ModelError, ProviderError
+from lenet_gui.core.graph import topological_order
 from lenet_gui.core.onnx_io import default_model_path, load_model
 from lenet_gui.core.preprocess import InputSpec
 
@@ -201,7 +202,7 @@ class ModelSession:
         depends = {self.image_input.name}
         existing = {o.name for o in graph.output}
         names = []
-        for node in _topological(graph):
+        for node in topological_order(graph):
             if not any(i in depends for i in node.input):
                 continue
             depends.update(node.output)
@@ -314,24 +315,6 @@ class ModelSession:
     def predict_image(self, path) -> Result | None:
         prepared = preprocess.prepare_image(path, self.spec)
         return None if prepared is None else self.run(prepared.tensor, prepared)
-
-
-def _topological(graph) -> list:
-    """Nodes in execution order (exporters may store them out of order)."""
-    produced = {i.name for i in graph.input} | {t.name for t in graph.initializer} | {""}
-    pending = list(graph.node)
-    ordered = []
-    while pending:
-        ready = [n for n in pending if all(i in produced for i in n.input)]
-        if not ready:  # inputs from nowhere (a broken graph): keep the stored order
-            ordered.extend(pending)
-            break
-        for n in ready:
-            produced.update(n.output)
-            ordered.append(n)
-        ready_ids = {id(n) for n in ready}
-        pending = [n for n in pending if id(n) not in ready_ids]
-    return ordered
 
 
 def _first_line(exc: BaseException) -> str:
