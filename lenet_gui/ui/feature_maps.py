@@ -1,0 +1,313 @@
+"""One layer's activations as heatmaps: a tile per feature map, or a strip of units.
+
+The whole layer is one widget that paints one indexed QImage (see mosaic.py),
+so a frame costs a numpy ``take`` and a single ``drawImage``, whatever the
+number of maps. Colours are normalised per layer and frame: the strongest unit
+of the layer is the brightest colour. Layers whose values can be negative
+(a convolution before its ReLU, logits, weights) use a diverging map with zero
+in the middle.
+
+Pointer and keyboard: hovering or moving the unit cursor with the arrow keys
+reports the unit (``unitHovered``); a click, Enter or Space opens a map
+(``mapActivated``). Page Up/Page Down step between maps.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from PySide6.QtCore import QEvent, QPoint, QRect, QSize, Qt, Signal
+from PySide6.QtGui import QImage, QPainter, QPalette, QPen
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+from lenet_gui.ui import theme
+from lenet_gui.ui.mosaic import Geometry, Mosaic
+
+MAX_TILES = 256  # a wide layer shows its first maps only
+MAX_UNITS = 8192
+STRIP_CELL_HEIGHT = 18
+STRIP_MAX_CELL = 14
+STRIP_MIN_CELL = 3
+TILE_GAP = 3  # pixels between the frames of two tiles
+
+
+def map_layout(shape: tuple[int, ...], max_tiles: int = MAX_TILES) -> tuple[str, int, int, int]:
+    """How to draw an activation of this shape (no batch axis): (kind, count, h, w).
+
+    ``maps``: one h×w tile per channel (C×H×W with more than one unit per map,
+    or a single H×W map); ``strip``: every value one cell (vectors, C×1×1).
+    """
+    if len(shape) == 3 and shape[1] * shape[2] > 1:
+        return "maps", min(shape[0], max_tiles), shape[1], shape[2]
+    if len(shape) == 2 and shape[0] > 1 and shape[1] > 1:
+        return "maps", 1, shape[0], shape[1]
+    return "strip", min(max(1, math.prod(shape)), MAX_UNITS), 1, 1
+
+
+class ActivationMaps(QWidget):
+    """Heatmaps of one activation tensor (without the batch axis)."""
+
+    #: (map, row, column) under the pointer or the keyboard cursor.
+    unitHovered = Signal(int, int, int)
+    hoverLeft = Signal()
+    #: A map was clicked, or Enter was pressed on it.
+    mapActivated = Signal(int)
+
+    def __init__(self, shape, signed: bool = False, tile_size: int = 56, columns: int | None = None,
+                 background: QPalette.ColorRole = QPalette.ColorRole.Window, max_tiles: int = MAX_TILES,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.shape = tuple(int(d) for d in shape)
+        self.kind, self.count, self.tile_h, self.tile_w = map_layout(self.shape, max_tiles)
+        self.total = math.prod(self.shape) if self.shape else 1
+        self._signed = signed
+        self._tile_size = tile_size
+        self._columns = columns
+        self._fixed_scale: float | None = None
+        self._values: np.ndarray | None = None
+        self._scale = 0.0
+        self._stale = True
+        self._mosaic: Mosaic | None = None
+        self._image: QImage | None = None  # wraps the mosaic's pixels: keep both alive together
+        self._layout_width = -1
+        self._hover: tuple[int, int, int] | None = None
+        self._cursor: tuple[int, int, int] | None = None  # keyboard position
+        self.setBackgroundRole(background)  # the colour between tiles
+        self.setMouseTracking(True)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        # It paints every pixel itself, so a new frame never repaints the row behind it.
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, True)
+        self._relayout(max(self.width(), 320))
+
+    # --- data ---------------------------------------------------------------------------
+    @property
+    def signed(self) -> bool:
+        return self._signed
+
+    @property
+    def scale(self) -> float:
+        """The magnitude drawn as the brightest colour in the current frame."""
+        self._fill_if_stale()
+        return self._scale
+
+    def values(self) -> np.ndarray | None:
+        return self._values
+
+    def set_fixed_scale(self, scale: float | None) -> None:
+        """Normalise by ``scale`` instead of each frame's largest value (weights)."""
+        self._fixed_scale = scale
+        self._refill()
+
+    def set_values(self, values: np.ndarray | None) -> None:
+        """Show a new frame; None shows the layer idle (no input)."""
+        if values is not None:
+            values = np.asarray(values)
+            if values.size != self.total:
+                values = None
+        if values is not None and not self._signed and values.size and float(values.min()) < 0:
+            self._signed = True  # negatives in a layer assumed non-negative: switch maps for good
+            self._apply_colors()
+        self._values = values
+        self._refill()
+
+    def value_at(self, tile: int, row: int, col: int) -> float | None:
+        if self._values is None:
+            return None
+        flat = self._values.reshape(-1)
+        index = (tile * self.tile_h + row) * self.tile_w + col if self.kind == "maps" else tile
+        return float(flat[index]) if index < flat.size else None
+
+    def map_values(self, tile: int) -> np.ndarray | None:
+        """One map (H×W) of the current frame, for the enlarged view."""
+        if self._values is None or self.kind != "maps":
+            return None
+        return self._values.reshape(-1, self.tile_h, self.tile_w)[tile]
+
+    def set_tile_size(self, size: int) -> None:
+        self._tile_size = size
+        self._layout_width = -1
+        self._relayout(self.width())
+
+    # --- layout ------------------------------------------------------------------------------
+    def _geometry_for(self, width: int) -> Geometry:
+        width = max(width, 40)
+        if self.kind == "strip":
+            # One cell per unit: as wide as fits on one line, with a 1 px gap once cells are wide enough.
+            pitch = min(STRIP_MAX_CELL + 1, max(STRIP_MIN_CELL, (width + 1) // self.count))
+            gap_x = 1 if pitch >= 7 else 0
+            cols = max(1, min(self.count, (width + gap_x) // pitch))
+            return Geometry(self.count, 1, 1, cols, STRIP_CELL_HEIGHT, pitch - gap_x, gap_x, 3)
+        zoom = max(1, round(self._tile_size / max(self.tile_h, self.tile_w)))
+        gap = TILE_GAP if zoom * max(self.tile_h, self.tile_w) >= 24 else 1
+        while zoom > 1 and self.tile_w * zoom + 2 > width:
+            zoom -= 1
+        if self._columns:
+            cols = self._columns
+        else:
+            fit = max(1, (width + gap) // (self.tile_w * zoom + 2 + gap))
+            rows = math.ceil(self.count / fit)
+            cols = math.ceil(self.count / rows)  # balanced rows: 16 maps as 8 + 8, not 11 + 5
+        return Geometry(self.count, self.tile_h, self.tile_w, cols, zoom, zoom, gap, gap, frame=1)
+
+    def _relayout(self, width: int) -> None:
+        geometry = self._geometry_for(width - 2)  # a pixel each side for the hover outline
+        if self._mosaic is not None and self._mosaic.geometry == geometry:
+            return
+        self._mosaic = Mosaic(geometry)
+        m = self._mosaic
+        self._image = QImage(m.pixels.data, geometry.width, geometry.height, m.stride, QImage.Format.Format_RGB32)
+        self._apply_colors()
+        self._refill()
+        self.setFixedHeight(geometry.height + 2)
+        self.updateGeometry()
+
+    def _apply_colors(self) -> None:
+        if self._mosaic is None:
+            return
+        palette = self.palette()
+        gap = palette.color(self.backgroundRole())
+        frame = palette.color(QPalette.ColorRole.Mid)
+        self._mosaic.set_colors(theme.color_table(self._signed, theme.is_dark(palette), gap, frame))
+        self.update()
+
+    def _refill(self) -> None:
+        # The pixels are made when the widget paints: rows scrolled out of view cost nothing.
+        self._stale = True
+        self.update()
+
+    def _fill_if_stale(self) -> None:
+        if self._stale and self._mosaic is not None:
+            self._scale = self._mosaic.fill(self._values, self._signed, self._fixed_scale)
+            self._stale = False
+
+    def mosaic(self) -> Mosaic:
+        return self._mosaic
+
+    def sizeHint(self) -> QSize:
+        g = self._mosaic.geometry
+        return QSize(g.width + 2, g.height + 2)
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(40, self._mosaic.geometry.height + 2)
+
+    def resizeEvent(self, event) -> None:
+        if event.size().width() != self._layout_width:
+            self._layout_width = event.size().width()
+            self._relayout(self._layout_width)
+        super().resizeEvent(event)
+
+    def changeEvent(self, event) -> None:
+        if event.type() == QEvent.Type.PaletteChange:
+            self._apply_colors()
+        super().changeEvent(event)
+
+    # --- painting -----------------------------------------------------------------------------
+    def _origin(self) -> QPoint:
+        return QPoint(1, 1)
+
+    def paintEvent(self, event) -> None:
+        self._fill_if_stale()
+        painter = QPainter(self)
+        palette = self.palette()
+        origin = self._origin()
+        g = self._mosaic.geometry
+        # Only the margin around the image needs the background: the image covers the rest.
+        background = palette.color(self.backgroundRole())
+        painter.fillRect(QRect(0, 0, self.width(), origin.y()), background)
+        painter.fillRect(QRect(0, origin.y(), origin.x(), g.height), background)
+        painter.fillRect(QRect(origin.x() + g.width, origin.y(), self.width(), g.height), background)
+        painter.fillRect(QRect(0, origin.y() + g.height, self.width(), self.height()), background)
+        painter.drawImage(origin, self._image)
+        m = self._mosaic
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        marked = self._hover or (self._cursor if self.hasFocus() else None)
+        if marked is not None:
+            outline = theme.highlight_outline(palette)
+            tile, row, col = marked
+            if self.kind == "maps":
+                x, y, w, h = m.tile_rect(tile)
+                painter.setPen(QPen(outline, 1))
+                painter.drawRect(QRect(origin.x() + x - 2, origin.y() + y - 2, w + 3, h + 3))
+                x, y, w, h = m.unit_rect(tile, row, col)
+            else:
+                x, y, w, h = m.tile_rect(tile)
+            painter.setPen(QPen(outline, 2))
+            painter.drawRect(QRect(origin.x() + x - 1, origin.y() + y - 1, w + 1, h + 1))
+        painter.end()
+
+    # --- pointer and keyboard --------------------------------------------------------------------------
+    def unit_at(self, pos) -> tuple[int, int, int] | None:
+        origin = self._origin()
+        return self._mosaic.hit(pos.x() - origin.x(), pos.y() - origin.y())
+
+    def unit_center(self, tile: int, row: int = 0, col: int = 0) -> QPoint:
+        """Widget position of a unit's centre (tests click there)."""
+        if self.kind == "maps":
+            x, y, w, h = self._mosaic.unit_rect(tile, row, col)
+        else:
+            x, y, w, h = self._mosaic.tile_rect(tile)
+        origin = self._origin()
+        return QPoint(origin.x() + x + w // 2, origin.y() + y + h // 2)
+
+    def _set_hover(self, unit) -> None:
+        if unit == self._hover:
+            return
+        self._hover = unit
+        self.update()
+        if unit is None:
+            self.hoverLeft.emit()
+        else:
+            self.unitHovered.emit(*unit)
+
+    def mouseMoveEvent(self, event) -> None:
+        self._set_hover(self.unit_at(event.position()))
+
+    def leaveEvent(self, event) -> None:
+        self._set_hover(None)
+        super().leaveEvent(event)
+
+    def mousePressEvent(self, event) -> None:
+        unit = self.unit_at(event.position())
+        if event.button() == Qt.MouseButton.LeftButton and unit is not None:
+            self._cursor = unit
+            self.mapActivated.emit(unit[0])
+            event.accept()
+            return
+        super().mousePressEvent(event)
+
+    def focusInEvent(self, event) -> None:
+        if self._cursor is None:
+            self._cursor = (0, 0, 0)
+        self.unitHovered.emit(*self._cursor)
+        self.update()
+        super().focusInEvent(event)
+
+    def focusOutEvent(self, event) -> None:
+        self.hoverLeft.emit()
+        self.update()
+        super().focusOutEvent(event)
+
+    def keyPressEvent(self, event) -> None:
+        tile, row, col = self._cursor or (0, 0, 0)
+        key = event.key()
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Space):
+            self.mapActivated.emit(tile)
+            return
+        moves = {Qt.Key.Key_Left: (0, -1), Qt.Key.Key_Right: (0, 1), Qt.Key.Key_Up: (-1, 0), Qt.Key.Key_Down: (1, 0)}
+        if key in moves and self.kind == "maps":
+            dy, dx = moves[key]
+            row = min(max(row + dy, 0), self.tile_h - 1)
+            col = min(max(col + dx, 0), self.tile_w - 1)
+        elif key in moves:
+            dy, dx = moves[key]
+            tile = min(max(tile + dx + dy * self._mosaic.geometry.cols, 0), self.count - 1)
+        elif key in (Qt.Key.Key_PageDown, Qt.Key.Key_PageUp) and self.kind == "maps":
+            tile = min(max(tile + (1 if key == Qt.Key.Key_PageDown else -1), 0), self.count - 1)
+        else:
+            super().keyPressEvent(event)
+            return
+        self._cursor = (tile, row, col)
+        self.unitHovered.emit(*self._cursor)
+        self.update()

@@ -1,0 +1,158 @@
+"""The layer panel: every node of the loaded model, in execution order, with its activations.
+
+Rebuilt from ``graph.analyze`` whenever a model is opened; fed every Result.
+objectName ``layerPanel``.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPoint, Qt, Signal
+from PySide6.QtGui import QImage, QPainter, QPalette
+from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QSizePolicy, QVBoxLayout, QWidget
+
+from lenet_gui.core.graph import Layer
+from lenet_gui.ui import layer_text
+from lenet_gui.ui.layer_row import LayerRow
+from lenet_gui.ui.legend import ColorLegend
+
+TILE_SIZES = (40, 56, 72, 96)
+DEFAULT_TILE_SIZE = 56
+
+
+class LayerPanel(QWidget):
+    """A header and a scrolling column of LayerRows."""
+
+    #: (layer, map, row, column) under the pointer or keyboard cursor.
+    unitHovered = Signal(object, int, int, int)
+    hoverLeft = Signal()
+    #: (layer, map): a heatmap was clicked.
+    mapActivated = Signal(object, int)
+    #: (layer): its kernels were asked for.
+    kernelsRequested = Signal(object)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("layerPanel")
+        self.setAccessibleName("Layer panel")
+        self.setAccessibleDescription("Every layer of the model with its worked-out shape and its activations")
+        self._rows: list[LayerRow] = []
+        self._tile_size = DEFAULT_TILE_SIZE
+        self._layers: list[Layer] = []
+
+        self.heading = QLabel("Layers", self)
+        font = self.heading.font()
+        font.setPointSizeF(font.pointSizeF() * 1.25)
+        font.setBold(True)
+        self.heading.setFont(font)
+        self.summary = QLabel("", self)
+        self.summary.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        self.summary.setWordWrap(True)
+        self.legend = ColorLegend(self)
+
+        self.content = QWidget()
+        self.content.setObjectName("layerPanelContent")
+        self.content.setBackgroundRole(QPalette.ColorRole.Window)
+        self._column = QVBoxLayout(self.content)
+        self._column.setContentsMargins(0, 0, 6, 6)
+        self._column.setSpacing(6)
+        self._column.addStretch(1)
+
+        self.scroll = QScrollArea(self)
+        self.scroll.setObjectName("layerScroll")
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # Always on: a scroll bar that comes and goes would change the width and
+        # so the number of heatmaps per line, which could bring it back again.
+        self.scroll.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
+        self.scroll.setWidget(self.content)
+        self.scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addWidget(self.heading)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.legend)
+        layout.addSpacing(4)
+        layout.addWidget(self.scroll, 1)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+
+    # --- building ----------------------------------------------------------------------------------------
+    def set_layers(self, layers: list[Layer], meta: dict, model_title: str,
+                   input_size: tuple[int, int] | None, kernel_layers: set[int]) -> None:
+        """Rebuild the rows for a model; ``kernel_layers``: indexes of layers with drawable kernels."""
+        for row in self._rows:
+            row.setParent(None)
+            row.deleteLater()
+        self._rows = []
+        self._layers = list(layers)
+        names = layer_text.layer_names(layers, meta)
+        signed = layer_text.may_be_negative(layers)
+        for layer in layers:
+            row = LayerRow(layer, names[layer.index], signed[layer.index], input_size, self._tile_size,
+                           layer.index in kernel_layers, self.content)
+            row.unitHovered.connect(lambda m, r, c, layer=layer: self.unitHovered.emit(layer, m, r, c))
+            row.hoverLeft.connect(self.hoverLeft)
+            row.mapActivated.connect(lambda m, layer=layer: self.mapActivated.emit(layer, m))
+            row.kernelsRequested.connect(lambda layer=layer: self.kernelsRequested.emit(layer))
+            self._column.insertWidget(self._column.count() - 1, row)
+            self._rows.append(row)
+        params = sum(layer.params for layer in layers)
+        self.heading.setText(f"Layers of {model_title}")
+        self.summary.setText(
+            f"{len(layers)} nodes in execution order · {params:,} parameters. Shapes are worked out by formula; "
+            "✓ means onnxruntime returned an activation of exactly that shape. "
+            "Hover a unit to see its receptive field on the input, click a map to enlarge it."
+        )
+        self.scroll.verticalScrollBar().setValue(0)
+
+    def layers(self) -> list[Layer]:
+        return list(self._layers)
+
+    def rows(self) -> list[LayerRow]:
+        return list(self._rows)
+
+    def row_for(self, layer: Layer) -> LayerRow | None:
+        return next((row for row in self._rows if row.layer.index == layer.index), None)
+
+    # --- data -----------------------------------------------------------------------------------------------
+    def set_runtime_shapes(self, shapes: dict) -> None:
+        """Activation shapes (tensor name → shape without batch) from an onnxruntime run."""
+        for row in self._rows:
+            row.set_runtime_shape(shapes.get(row.layer.output))
+
+    def show_result(self, result) -> None:
+        """A session Result, or None for an empty canvas (heatmaps go idle)."""
+        activations = {} if result is None else result.activations
+        for row in self._rows:
+            values = activations.get(row.layer.output)
+            row.show_activation(values)
+            if values is not None:
+                row.set_runtime_shape(values.shape)
+
+    # --- view ----------------------------------------------------------------------------------------------
+    def tile_size(self) -> int:
+        return self._tile_size
+
+    def set_tile_size(self, size: int) -> None:
+        self._tile_size = size
+        for row in self._rows:
+            row.set_tile_size(size)
+
+    def render_image(self) -> QImage:
+        """The whole panel, every row (not only the visible ones), as an image for export."""
+        header_height = self.scroll.y()
+        content = self.content
+        ratio = self.devicePixelRatioF()
+        width = max(self.width(), content.width())
+        height = header_height + content.height()
+        image = QImage(round(width * ratio), round(height * ratio), QImage.Format.Format_ARGB32_Premultiplied)
+        image.setDevicePixelRatio(ratio)
+        image.fill(self.palette().color(QPalette.ColorRole.Window))
+        painter = QPainter(image)
+        for widget in (self.heading, self.legend, self.summary):
+            widget.render(painter, widget.pos())
+        content.render(painter, QPoint(0, header_height))
+        painter.end()
+        return image

@@ -1,0 +1,732 @@
+"""The main window: canvas, what the network sees, the prediction, and the layer panel.
+
+Data flow: the canvas emits ``drawingChanged`` on every point; the
+InferenceController reads the canvas (at most once per frame) and emits
+``resultReady``; the window hands the Result to the network-input view, the
+prediction and the layer panel. Finished edits (``drawingCommitted``) are
+autosaved, so a crash or a bad file never costs the drawing.
+
+Stable names for automation: the canvas has objectName ``canvas``, the
+predicted digit ``prediction``, the layer panel ``layerPanel``.
+"""
+
+from __future__ import annotations
+
+import html
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from onnx import numpy_helper
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QApplication,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from lenet_gui import __version__
+from lenet_gui.core import graph, preprocess
+from lenet_gui.core.drawing import SUFFIX as DRAWING_SUFFIX
+from lenet_gui.core.drawing import Drawing, load_drawing, save_drawing
+from lenet_gui.core.errors import DrawingError, ImageError, LenetGuiError
+from lenet_gui.core.onnx_io import default_model_path, load_model
+from lenet_gui.core.session import ModelSession
+from lenet_gui.ui import menus, theme
+from lenet_gui.ui.canvas import Backdrop, DrawingCanvas
+from lenet_gui.ui.controller import InferenceController
+from lenet_gui.ui.kernel_dialog import KernelDialog
+from lenet_gui.ui.layer_panel import DEFAULT_TILE_SIZE, TILE_SIZES, LayerPanel
+from lenet_gui.ui.layer_text import layer_names
+from lenet_gui.ui.map_dialog import FeatureMapDialog, receptive_box_for
+from lenet_gui.ui.network_input import NetworkInputView
+from lenet_gui.ui.probabilities import PredictionView
+from lenet_gui.ui.settings import AppSettings
+
+APP_NAME = "lenet-gui"
+IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp)"
+DRAWING_FILTER = f"Drawings (*{DRAWING_SUFFIX} *.json)"
+MODEL_FILTER = "ONNX models (*.onnx)"
+DEFAULT_SIZE = (1360, 860)
+STATUS_MS = 8000
+TIMING_INTERVAL_S = 0.25
+
+
+def _caption(text: str, parent: QWidget) -> QLabel:
+    label = QLabel(text, parent)
+    font = label.font()
+    font.setBold(True)
+    label.setFont(font)
+    label.setWordWrap(True)  # a narrow window wraps the caption instead of growing wider
+    return label
+
+
+class MainWindow(QMainWindow):
+    """The app's window. ``MainWindow()`` opens the shipped model with the automatic provider."""
+
+    #: A Result (or None for an empty canvas) after every view shows it.
+    resultShown = Signal(object)
+    #: A message about something that went wrong (a bad file, a failed inference).
+    errorShown = Signal(str)
+
+    def __init__(self, model: str | None = None, provider: str | None = None, *,
+                 settings: AppSettings | None = None, restore: bool = True, interactive: bool = True,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.settings = settings if settings is not None else AppSettings()
+        self.interactive = interactive  # False: messages go to stderr, never a dialog (screenshots)
+        self.document_path: str | None = None
+        self.last_message = ""
+        self.session: ModelSession | None = None
+        self.layers: list[graph.Layer] = []
+        self._titles: dict[int, str] = {}
+        self._kernels: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
+        self._map_dialog: FeatureMapDialog | None = None
+        self._kernel_dialogs: list[KernelDialog] = []
+        self._timing_shown_at = 0.0
+        self._failure_shown = False
+        self.setWindowIcon(theme.app_icon())
+        self.setAcceptDrops(True)
+
+        self._build_views()
+        self.actions = menus.build(self)
+        self._build_status_bar()
+        self.controller = InferenceController(None, self)
+        self.controller.set_source(self.canvas.prepare_input)
+        self.controller.resultReady.connect(self._show_result)
+        self.controller.failed.connect(self._inference_failed)
+
+        provider = provider or self.settings.provider
+        self._open_initial_model(model, provider)
+        self.actions.providers[provider].setChecked(True)
+        self.actions.schemes[self.settings.color_scheme].setChecked(True)
+        self.actions.show_grid.setChecked(self.settings.show_grid)
+        self.network_input.set_show_grid(self.settings.show_grid)
+        self.layer_panel.set_tile_size(self.settings.map_size if self.settings.map_size in TILE_SIZES
+                                       else DEFAULT_TILE_SIZE)
+
+        # Bound methods, not lambdas: Qt drops them when the window goes, so signals
+        # sent while it is being torn down reach nothing half-deleted.
+        self.canvas.drawingChanged.connect(self._drawing_changed)
+        self.canvas.drawingCommitted.connect(self._autosave)
+        self.canvas.penSizeChanged.connect(self._remember_pen)
+        self.canvas.toolChanged.connect(self._tool_changed)
+        self.canvas.undo_stack.cleanChanged.connect(self._clean_changed)
+
+        if restore:
+            self._restore_session()
+        self._update_title()
+        self.controller.request()
+
+    # --- construction -----------------------------------------------------------------------------
+    def _build_views(self) -> None:
+        self.canvas = DrawingCanvas()
+        if self.settings.pen_width:
+            self.canvas.set_pen_size(self.settings.pen_width)
+        self.canvas.set_tool(self.settings.tool)
+        self.network_input = NetworkInputView()
+        self.network_input.pixelHovered.connect(self._input_pixel_hovered)
+        self.network_input.hoverLeft.connect(self.statusBar().clearMessage)
+        self.prediction = PredictionView()
+        self.prediction_label = self.prediction.digit
+        self.layer_panel = LayerPanel()
+        self.layer_panel.unitHovered.connect(self._unit_hovered)
+        self.layer_panel.hoverLeft.connect(self._unit_left)
+        self.layer_panel.mapActivated.connect(self.open_map)
+        self.layer_panel.kernelsRequested.connect(self.show_kernels)
+
+        left = QWidget()
+        left.setObjectName("drawingSide")
+        self.input_caption = _caption("What the network sees", left)
+        self.input_caption.setToolTip("The image handed to the network, before normalisation")
+        input_box = QVBoxLayout()
+        input_box.setSpacing(4)
+        input_box.addWidget(self.input_caption)
+        input_box.addWidget(self.network_input, 1)
+        prediction_box = QVBoxLayout()
+        prediction_box.setSpacing(4)
+        prediction_box.addWidget(_caption("Prediction", left))
+        prediction_box.addWidget(self.prediction, 1)
+        bottom = QHBoxLayout()
+        bottom.setSpacing(14)
+        bottom.addLayout(input_box, 2)
+        bottom.addLayout(prediction_box, 3)
+        column = QVBoxLayout(left)
+        column.setContentsMargins(8, 8, 4, 8)
+        column.setSpacing(8)
+        column.addWidget(self.canvas, 3)
+        column.addLayout(bottom, 2)
+
+        right = QWidget()
+        right.setObjectName("panelSide")
+        panel_box = QVBoxLayout(right)
+        panel_box.setContentsMargins(4, 8, 0, 0)
+        panel_box.addWidget(self.layer_panel)
+
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.setObjectName("mainSplitter")
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(right)
+        self.splitter.setStretchFactor(0, 2)
+        self.splitter.setStretchFactor(1, 3)
+        self.splitter.setChildrenCollapsible(False)
+        self.setCentralWidget(self.splitter)
+        self.resize(*DEFAULT_SIZE)
+        self.splitter.setSizes([560, 800])
+        self.setTabOrder(self.canvas, self.layer_panel)
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.timing_label = QLabel("")
+        self.timing_label.setObjectName("timing")
+        self.timing_label.setAccessibleName("Last inference time")
+        self.provider_label = QLabel("")
+        self.provider_label.setObjectName("provider")
+        self.provider_label.setAccessibleName("Active provider")
+        bar.addPermanentWidget(self.timing_label)
+        bar.addPermanentWidget(self.provider_label)
+
+    # --- the model ------------------------------------------------------------------------------------
+    def _open_initial_model(self, model: str | None, provider: str) -> None:
+        wanted = model or self.settings.model_path or None
+        if wanted and self._load_model(wanted, provider):
+            return
+        # The shipped model; should even that fail, the window still opens and keeps the drawing.
+        self._load_model(None, provider)
+
+    def _load_model(self, path: str | None, provider: str, report: bool = True) -> bool:
+        """Open a model; on any failure keep the current one and say why."""
+        try:
+            session = ModelSession(path, provider=provider)
+            original = load_model(session.path)  # the session's copy has extra outputs
+            layers = graph.analyze(original)
+            spec = session.spec
+            blank = preprocess.view_to_tensor(np.zeros((spec.height, spec.width), np.float32), spec)
+            probe = session.run(blank)
+        except LenetGuiError as exc:
+            if report:
+                self.show_error("Cannot open the model", str(exc))
+            return False
+        except Exception as exc:  # onnxruntime refusing the graph, and the like
+            name = Path(path).name if path else "the shipped model"
+            if report:
+                self.show_error("Cannot open the model", f"{name} cannot be run: {str(exc).splitlines()[0][:200]}")
+            return False
+        self.session = session
+        self.layers = layers
+        self.controller.set_session(session)
+        self._kernels = self._conv_kernels(original, layers)
+        self._titles = self._titles_for(layers)
+        self.network_input.set_input_size(spec.height, spec.width, spec.field if spec.field < min(spec.height, spec.width) else None)
+        self.input_caption.setText(f"What the network sees · {spec.height}×{spec.width}")
+        self.prediction.set_labels(session.labels)
+        self.layer_panel.set_layers(layers, session.meta, self.model_title(), (spec.height, spec.width),
+                                    set(self._kernels))
+        self.layer_panel.set_runtime_shapes({name: value.shape for name, value in probe.activations.items()})
+        if self._map_dialog is not None:
+            self._map_dialog.close()
+        self._show_provider()
+        if session.warning:
+            self.show_warning(session.warning)
+        is_default = path is None or Path(path).resolve() == default_model_path().resolve()
+        self.settings.model_path = "" if is_default else str(Path(path).resolve())
+        self._update_title()
+        self.controller.request()
+        return True
+
+    def _titles_for(self, layers) -> dict[int, str]:
+        names = layer_names(layers, self.session.meta)
+        return {layer.index: names[layer.index].title(layer) for layer in layers}
+
+    @staticmethod
+    def _conv_kernels(model, layers) -> dict[int, tuple[np.ndarray, np.ndarray | None]]:
+        """Weights of every 2-D convolution whose weights are stored in the file."""
+        initializers = {t.name: t for t in model.graph.initializer}
+        kernels = {}
+        for layer in layers:
+            if layer.op != "Conv" or len(layer.inputs) < 2 or layer.inputs[1] not in initializers:
+                continue
+            try:
+                weights = numpy_helper.to_array(initializers[layer.inputs[1]])
+                bias = None
+                if len(layer.inputs) > 2 and layer.inputs[2] in initializers:
+                    bias = numpy_helper.to_array(initializers[layer.inputs[2]])
+            except Exception:  # external data that is not there: no kernels to show
+                continue
+            if weights.ndim == 4:
+                kernels[layer.index] = (weights, bias)
+        return kernels
+
+    def model_title(self) -> str:
+        if self.session is None:
+            return "no model"
+        if self.session.path.resolve() == default_model_path().resolve():
+            return "LeNet-5"
+        return self.session.path.name
+
+    def open_model(self, path: str) -> bool:
+        """Open another ONNX model; the drawing stays, a bad model changes nothing."""
+        provider = self._requested_provider()
+        if not self._load_model(str(path), provider):
+            return False
+        self.settings.add_recent(str(path))
+        self.show_status(f"Opened the model {Path(path).name}: {len(self.layers)} nodes")
+        return True
+
+    def set_provider(self, key: str) -> bool:
+        """Run on "auto", "cpu" or "cuda"; an unavailable choice falls back to the CPU with a message."""
+        if self.session is None:
+            return False
+        try:
+            session = ModelSession(self.session.path, provider=key)
+        except LenetGuiError as exc:
+            self.show_error("Cannot switch provider", str(exc))
+            return False
+        self.session = session
+        self.controller.set_session(session)
+        self.settings.provider = key
+        self.actions.providers[key].setChecked(True)
+        self._show_provider()
+        if session.warning:
+            self.show_warning(session.warning)
+        else:
+            self.show_status(f"Inference runs on the {session.provider}")
+        return True
+
+    def _requested_provider(self) -> str:
+        checked = self.actions.provider_group.checkedAction()
+        return next((k for k, a in self.actions.providers.items() if a is checked), "auto")
+
+    def _show_provider(self) -> None:
+        if self.session is None:
+            self.provider_label.setText("No model")
+            return
+        text = f"Provider: {self.session.provider}"
+        if self.session.warning:
+            text += " (fallback)"
+        self.provider_label.setText(text)
+        self.provider_label.setToolTip(self.session.warning or f"onnxruntime runs on the {self.session.provider}")
+
+    # --- results ------------------------------------------------------------------------------------------
+    def _show_result(self, result) -> None:
+        if self._failure_shown:
+            self._failure_shown = False
+            self.statusBar().clearMessage()
+        self.prediction.show_result(result)
+        prepared = None if result is None else result.prepared
+        self.network_input.set_view(None if prepared is None else prepared.network_view)
+        self.layer_panel.show_result(result)
+        if self._map_dialog is not None and self._map_dialog.isVisible():
+            self._feed_map_dialog(result)
+        if result is not None:
+            self._show_timing(result)
+        self.resultShown.emit(result)
+
+    def _show_timing(self, result) -> None:
+        # A few times a second is all a person can read; a changing label costs a relayout.
+        now = time.monotonic()
+        if now - self._timing_shown_at < TIMING_INTERVAL_S and self.canvas.is_drawing():
+            return
+        self._timing_shown_at = now
+        self.timing_label.setText(
+            f"Inference {result.seconds * 1000:.2f} ms · preprocessing "
+            f"{self.controller.last_preprocess_seconds * 1000:.1f} ms"
+        )
+
+    def _inference_failed(self, message: str) -> None:
+        self._failure_shown = True
+        self.show_status(f"{message} — your drawing is kept.", 0)
+        self.errorShown.emit(message)
+
+    def flush(self) -> None:
+        """Run a pending inference now and let the views repaint (screenshots, tests)."""
+        self.controller.flush()
+        QApplication.processEvents()
+
+    @property
+    def last_result(self):
+        return self.controller.last_result
+
+    # --- pointing at units --------------------------------------------------------------------------------
+    def _unit_hovered(self, layer, channel: int, row: int, col: int) -> None:
+        panel_row = self.layer_panel.row_for(layer)
+        kind = panel_row.maps.kind if panel_row is not None and panel_row.maps is not None else "strip"
+        box = receptive_box_for(layer, kind, row, col)
+        self.network_input.set_highlight(box)
+        value = panel_row.maps.value_at(channel, row, col) if panel_row and panel_row.maps else None
+        where = f"map {channel}, row {row}, column {col}" if kind == "maps" else f"unit {channel}"
+        text = f"{self._titles.get(layer.index, layer.display_name)} · {where}"
+        if value is not None:
+            text += f" = {value:.4f}"
+        if box is not None:
+            y0, x0, y1, x1 = box
+            text += f" · sees input rows {y0}–{y1 - 1}, columns {x0}–{x1 - 1} ({y1 - y0}×{x1 - x0})"
+        self.statusBar().showMessage(text)
+
+    def _unit_left(self) -> None:
+        self.network_input.set_highlight(None)
+        self.statusBar().clearMessage()
+
+    def _input_pixel_hovered(self, row: int, col: int, value: float) -> None:
+        if self.session is None:
+            return
+        spec = self.session.spec
+        normalised = ((1.0 - value if spec.invert else value) * spec.pixel_max - spec.mean) / spec.std
+        self.statusBar().showMessage(
+            f"Input pixel row {row}, column {col}: {value:.3f} → the network gets "
+            f"({value:.3f} − {spec.mean:g}) / {spec.std:g} = {normalised:.3f}"
+        )
+
+    def open_map(self, layer, channel: int) -> FeatureMapDialog:
+        """The enlarged view of one map (a dialog that follows the drawing)."""
+        if self._map_dialog is None:
+            self._map_dialog = FeatureMapDialog(self)
+            self._map_dialog.unitHovered.connect(self._unit_hovered)
+            self._map_dialog.hoverLeft.connect(self._unit_left)
+        row = self.layer_panel.row_for(layer)
+        shape = row.maps.shape if row is not None and row.maps is not None else tuple(layer.output_shape[1:])
+        signed = row.maps.signed if row is not None and row.maps is not None else True
+        result = self.controller.last_result
+        activation = None if result is None else result.activations.get(layer.output)
+        view = None if result is None or result.prepared is None else result.prepared.network_view
+        spec = self.session.spec
+        self._map_dialog.show_map(layer, self._titles.get(layer.index, layer.display_name), shape, signed, channel,
+                                  activation, view, (spec.height, spec.width))
+        self._map_dialog.show()
+        self._map_dialog.raise_()
+        return self._map_dialog
+
+    def _feed_map_dialog(self, result) -> None:
+        dialog = self._map_dialog
+        activation = None if result is None or dialog.layer is None else result.activations.get(dialog.layer.output)
+        view = None if result is None or result.prepared is None else result.prepared.network_view
+        dialog.set_activation(activation, view)
+
+    def show_kernels(self, layer) -> KernelDialog | None:
+        if layer.index not in self._kernels:
+            return None
+        weights, bias = self._kernels[layer.index]
+        dialog = KernelDialog(self._titles.get(layer.index, layer.display_name), weights, bias, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.destroyed.connect(lambda _=None, d=dialog: self._kernel_dialogs.remove(d) if d in self._kernel_dialogs else None)
+        self._kernel_dialogs.append(dialog)
+        dialog.show()
+        return dialog
+
+    # --- files ---------------------------------------------------------------------------------------------
+    def open_path(self, path: str) -> bool:
+        """Open an image, a .strokes.json drawing or an .onnx model (by its name)."""
+        name = str(path).lower()
+        if name.endswith(".onnx"):
+            return self.open_model(path)
+        if name.endswith(".json"):
+            return self.open_drawing(path)
+        return self.open_image(path)
+
+    def open_drawing(self, path: str) -> bool:
+        try:
+            drawing = load_drawing(path)
+        except DrawingError as exc:
+            self.show_error("Cannot open the drawing", f"{exc}\n\nYour drawing is unchanged.")
+            return False
+        except Exception as exc:  # a reader bug must not cost the drawing on screen
+            self.show_error("Cannot open the drawing", f"{Path(path).name}: cannot be read as a drawing "
+                                                       f"({type(exc).__name__})\n\nYour drawing is unchanged.")
+            return False
+        self.canvas.set_drawing(drawing, f"Open {Path(path).name}")
+        self._opened(path, f"Opened the drawing {Path(path).name} ({len(drawing.strokes)} strokes)")
+        return True
+
+    def open_image(self, path: str) -> bool:
+        try:
+            self.canvas.set_backdrop_image(str(path))
+        except ImageError as exc:
+            self.show_error("Cannot open the image", f"{exc}\n\nYour drawing is unchanged.")
+            return False
+        except Exception as exc:  # a reader bug must not cost the drawing on screen
+            self.show_error("Cannot open the image", f"{Path(path).name}: cannot be read as an image "
+                                                     f"({type(exc).__name__})\n\nYour drawing is unchanged.")
+            return False
+        self._opened(path, f"Opened the image {Path(path).name}; strokes you draw go on top of it")
+        return True
+
+    def _opened(self, path: str, message: str) -> None:
+        self.document_path = str(Path(path).resolve())
+        self.settings.document_path = self.document_path
+        self.settings.add_recent(str(path))
+        self.settings.last_folder = str(Path(path).resolve().parent)
+        self.canvas.undo_stack.setClean()
+        self._update_title()
+        self.show_status(message)
+
+    def save_drawing(self, path: str) -> bool:
+        """Write the strokes as ``.strokes.json``; the drawing becomes that document."""
+        path = str(path)
+        if not path.lower().endswith(".json"):
+            path += DRAWING_SUFFIX
+        try:
+            save_drawing(self.canvas.drawing(), path)
+        except OSError as exc:
+            self.show_error("Cannot save the drawing", f"{path}: {exc.strerror or exc}")
+            return False
+        note = ""
+        if self.canvas.backdrop() is not None:
+            note = " (the strokes only: the opened image is not part of a .strokes.json; export a PNG to keep it)"
+        self.document_path = str(Path(path).resolve())
+        self.settings.document_path = self.document_path
+        self.settings.add_recent(path)
+        self.canvas.undo_stack.setClean()
+        self._update_title()
+        self.show_status(f"Saved {Path(path).name}{note}")
+        return True
+
+    def export_png(self, path: str) -> bool:
+        """The drawing as a PNG: dark ink on white, twice the canvas size."""
+        path = str(path)
+        if not path.lower().endswith(".png"):
+            path += ".png"
+        if not self.canvas.render_image(scale=2.0).save(path, "PNG"):
+            self.show_error("Cannot save the PNG", f"{path} could not be written")
+            return False
+        self.show_status(f"Saved {Path(path).name}")
+        return True
+
+    def export_layer_panel(self, path: str) -> bool:
+        path = str(path)
+        if not path.lower().endswith(".png"):
+            path += ".png"
+        if not self.layer_panel.render_image().save(path, "PNG"):
+            self.show_error("Cannot export the layer panel", f"{path} could not be written")
+            return False
+        self.show_status(f"Exported the layer panel to {Path(path).name}")
+        return True
+
+    def _start_folder(self) -> str:
+        folder = self.settings.last_folder
+        return folder if folder and Path(folder).is_dir() else str(Path.home())
+
+    def open_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open an Image or a Drawing", self._start_folder(),
+            f"Images and drawings (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp *.json);;"
+            f"{IMAGE_FILTER};;{DRAWING_FILTER};;All files (*)")
+        if path:
+            self.open_path(path)
+
+    def open_model_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open an ONNX Model", self._start_folder(),
+                                              f"{MODEL_FILTER};;All files (*)")
+        if path:
+            self.open_model(path)
+
+    def save(self) -> None:
+        if self.document_path and self.document_path.lower().endswith(".json"):
+            self.save_drawing(self.document_path)
+        else:
+            self.save_as()
+
+    def save_as(self) -> None:
+        stem = Path(self.document_path).name.split(".")[0] if self.document_path else "digit"
+        path, _ = QFileDialog.getSaveFileName(self, "Save the Drawing", str(Path(self._start_folder()) / f"{stem}{DRAWING_SUFFIX}"),
+                                              DRAWING_FILTER)
+        if path:
+            self.save_drawing(path)
+
+    def export_png_dialog(self) -> None:
+        stem = Path(self.document_path).name.split(".")[0] if self.document_path else "digit"
+        path, _ = QFileDialog.getSaveFileName(self, "Export the Drawing as PNG",
+                                              str(Path(self._start_folder()) / f"{stem}.png"), "PNG images (*.png)")
+        if path:
+            self.export_png(path)
+
+    def export_panel_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export the Layer Panel as PNG",
+                                              str(Path(self._start_folder()) / "layers.png"), "PNG images (*.png)")
+        if path:
+            self.export_layer_panel(path)
+
+    def fill_recent_menu(self, menu) -> None:
+        menu.clear()
+        recent = self.settings.recent_files
+        for path in recent:
+            act = menu.addAction(Path(path).name)
+            act.setToolTip(path)
+            act.setStatusTip(path)
+            act.triggered.connect(lambda checked=False, p=path: self._open_recent(p))
+        if not recent:
+            menu.addAction("No recent files").setEnabled(False)
+        menu.addSeparator()
+        menu.addAction("Clear Recent Files", self.settings.clear_recent).setEnabled(bool(recent))
+
+    def _open_recent(self, path: str) -> None:
+        if not Path(path).exists():
+            self.settings.remove_recent(path)
+            self.show_error("File not found", f"{path} is no longer there; it was removed from the recent files.")
+            return
+        self.open_path(path)
+
+    # --- drag and drop ---------------------------------------------------------------------------------------
+    def dragEnterEvent(self, event) -> None:
+        if any(url.isLocalFile() for url in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.open_path(paths[0])
+
+    # --- editing ----------------------------------------------------------------------------------------------
+    def _drawing_changed(self, _drawing) -> None:
+        self.controller.request()
+
+    def _clean_changed(self, clean: bool) -> None:
+        self.setWindowModified(not clean)
+
+    def clear_drawing(self) -> None:
+        if self.canvas.clear():
+            self.document_path = None
+            self.settings.document_path = ""
+            self._update_title()
+            self.show_status("Cleared (Undo brings it back)")
+
+    def _tool_changed(self, tool: str) -> None:
+        self.settings.tool = tool
+        (self.actions.eraser if tool == "eraser" else self.actions.pen).setChecked(True)
+
+    def _remember_pen(self, size: float) -> None:
+        self.settings.pen_width = size
+        self._autosave()
+
+    # --- view -------------------------------------------------------------------------------------------------
+    def step_tile_size(self, step: int) -> None:
+        sizes = list(TILE_SIZES)
+        current = self.layer_panel.tile_size()
+        index = sizes.index(current) if current in sizes else sizes.index(DEFAULT_TILE_SIZE)
+        size = sizes[min(max(index + step, 0), len(sizes) - 1)]
+        self.layer_panel.set_tile_size(size)
+        self.settings.map_size = size
+
+    def set_show_grid(self, show: bool) -> None:
+        self.network_input.set_show_grid(bool(show))
+        self.settings.show_grid = bool(show)
+
+    def set_color_scheme(self, scheme: str) -> None:
+        theme.scheme_manager(QApplication.instance()).apply(scheme)
+        self.settings.color_scheme = scheme
+        self.actions.schemes[scheme].setChecked(True)
+
+    def show_help(self) -> None:
+        self._message(
+            QMessageBox.Icon.Information, "How to Read the Panel",
+            "<p><b>What the network sees</b> is the 32×32 image handed to the first layer: your ink scaled into "
+            "a 20×20 box, centred by its centre of mass in 28×28, padded by 2 pixels (the dashed frame).</p>"
+            "<p>Each <b>row</b> of the layer panel is one node of the ONNX graph. The shape formula is the hand "
+            "calculation, e.g. (32 + 2·0 − 5)/1 + 1 = 28; ✓ says onnxruntime produced exactly that shape.</p>"
+            "<p>The <b>heatmaps</b> are that layer's activations for your drawing, one tile per feature map. "
+            "Dark is zero, bright the layer's largest value; where values can be negative, blue is below zero "
+            "and red above.</p>"
+            "<p>Hover a unit to outline the input pixels it sees (its receptive field). Click a map to enlarge "
+            "it. <b>Kernels…</b> shows a convolution's learned weights.</p>")
+
+    def show_about(self) -> None:
+        meta = self.session.meta if self.session else {}
+        accuracy = meta.get("mnist_test_accuracy")
+        lines = [f"<h3>lenet-gui {__version__}</h3>",
+                 "<p>Draw a digit and watch a LeNet-5 read it, layer by layer. Runs offline with onnxruntime.</p>",
+                 f"<p>Model: {html.escape(self.model_title())}"]
+        if meta.get("model"):
+            lines.append(f" — {html.escape(meta['model'])}")
+        if accuracy:
+            try:
+                lines.append(f"<br>MNIST test accuracy: {float(accuracy) * 100:.2f} %")
+            except ValueError:
+                pass
+        if meta.get("training_data"):
+            lines.append(f"<br>Training data: {html.escape(meta['training_data'])}")
+        lines.append("</p>")
+        self._message(QMessageBox.Icon.Information, "About lenet-gui", "".join(lines))
+
+    # --- messages --------------------------------------------------------------------------------------------
+    def show_status(self, message: str, timeout: int = STATUS_MS) -> None:
+        self.statusBar().showMessage(message, timeout)
+
+    def show_warning(self, message: str) -> None:
+        self.last_message = message
+        self.show_status(message, 0)
+        self.errorShown.emit(message)
+
+    def show_error(self, title: str, message: str) -> None:
+        """One clear message; never blocks (a window-modal box, or stderr without a user)."""
+        self.last_message = message
+        self.statusBar().showMessage(message.split("\n")[0], STATUS_MS * 2)
+        self.errorShown.emit(message)
+        if self.interactive:
+            self._message(QMessageBox.Icon.Warning, title, message)
+        else:
+            print(f"lenet-gui: {message.splitlines()[0]}", file=sys.stderr)
+
+    def _message(self, icon, title: str, text: str) -> None:
+        box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Ok, self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.setWindowModality(Qt.WindowModality.WindowModal)
+        box.open()
+
+    def _update_title(self) -> None:
+        document = Path(self.document_path).name if self.document_path else "Untitled drawing"
+        self.setWindowTitle(f"{document}[*] — {self.model_title()} — {APP_NAME}")
+        self.setWindowModified(not self.canvas.undo_stack.isClean())
+
+    # --- session state ------------------------------------------------------------------------------------------
+    def _autosave(self, _drawing=None) -> None:
+        backdrop = self.canvas.backdrop()
+        self.settings.drawing_json = self.canvas.drawing().to_json()
+        self.settings.backdrop_path = backdrop.path if backdrop is not None else ""
+        self.settings.document_path = self.document_path or ""
+        self.settings.sync()
+
+    def _restore_session(self) -> None:
+        settings = self.settings
+        if settings.geometry is not None:
+            self.restoreGeometry(settings.geometry)
+        if settings.window_state is not None:
+            self.restoreState(settings.window_state)
+        if settings.splitter_state is not None:
+            self.splitter.restoreState(settings.splitter_state)
+        if settings.color_scheme != "system":
+            self.set_color_scheme(settings.color_scheme)
+        text = settings.drawing_json
+        if not text:
+            return
+        try:
+            drawing = Drawing.from_json(text, source="the autosaved drawing")
+        except Exception as exc:  # a damaged autosave must not keep the app from starting
+            self.show_status(f"The last drawing could not be restored: {exc}")
+            return
+        backdrop = None
+        if settings.backdrop_path and Path(settings.backdrop_path).is_file():
+            try:
+                backdrop = Backdrop(settings.backdrop_path, preprocess.load_image(settings.backdrop_path))
+            except Exception:  # the image changed or went bad since: restore the strokes alone
+                backdrop = None
+        self.canvas.restore_session(drawing, backdrop)
+        document = settings.document_path
+        self.document_path = document if document and Path(document).exists() else None
+
+    def closeEvent(self, event) -> None:
+        self.settings.geometry = self.saveGeometry()
+        self.settings.window_state = self.saveState()
+        self.settings.splitter_state = self.splitter.saveState()
+        self._autosave()
+        for dialog in list(self._kernel_dialogs):
+            dialog.close()
+        if self._map_dialog is not None:
+            self._map_dialog.close()
+        super().closeEvent(event)

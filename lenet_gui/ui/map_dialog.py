@@ -1,0 +1,202 @@
+"""A feature map enlarged, with the value under the pointer and the unit's receptive field.
+
+The dialog is not modal and keeps following the drawing: every new result
+updates the map it shows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QKeySequence, QPalette
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from lenet_gui.core import arithmetic
+from lenet_gui.core.errors import ShapeError
+from lenet_gui.core.graph import Layer
+from lenet_gui.ui.feature_maps import ActivationMaps, map_layout
+from lenet_gui.ui.network_input import NetworkInputView
+
+ENLARGED_SIZE = 336
+
+
+def receptive_box_for(layer: Layer, kind: str, row: int, col: int):
+    """The input region a unit sees, or None when the layer has none on the image."""
+    try:
+        return arithmetic.receptive_box(layer, row, col) if kind == "maps" else arithmetic.receptive_box(layer, 0, 0)
+    except ShapeError:
+        return None
+
+
+class FeatureMapDialog(QDialog):
+    """One map of one layer, large."""
+
+    #: (layer, map, row, column) under the pointer, so the main window can outline it too.
+    unitHovered = Signal(object, int, int, int)
+    hoverLeft = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("featureMapDialog")
+        self.setModal(False)
+        self.layer: Layer | None = None
+        self.title_text = ""
+        self.kind = "maps"
+        self.channel = 0
+        self.count = 1
+        self._signed = False
+        self._activation: np.ndarray | None = None
+        self.maps: ActivationMaps | None = None
+
+        self.heading = QLabel(self)
+        font = self.heading.font()
+        font.setBold(True)
+        font.setPointSizeF(font.pointSizeF() * 1.15)
+        self.heading.setFont(font)
+        self.readout = QLabel("Point at a unit to read its value.", self)
+        self.readout.setObjectName("mapReadout")
+        self.readout.setAccessibleName("Value under the pointer")
+        self.readout.setWordWrap(True)
+        self.readout.setMinimumWidth(260)
+        self.scale_label = QLabel("", self)
+        self.scale_label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        self.input_view = NetworkInputView(self)
+        self.input_view.setFixedSize(196, 196)
+
+        self.previous = QPushButton("◀ Previous Map", self)
+        self.previous.setShortcut(QKeySequence(QKeySequence.StandardKey.MoveToPreviousPage))
+        self.previous.clicked.connect(lambda: self.set_channel(self.channel - 1))
+        self.next = QPushButton("Next Map ▶", self)
+        self.next.setShortcut(QKeySequence(QKeySequence.StandardKey.MoveToNextPage))
+        self.next.clicked.connect(lambda: self.set_channel(self.channel + 1))
+        self.spin = QSpinBox(self)
+        self.spin.setAccessibleName("Map number")
+        self.spin.valueChanged.connect(lambda value: self.set_channel(value))
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
+        buttons.rejected.connect(self.reject)
+
+        self._map_holder = QVBoxLayout()
+        side = QVBoxLayout()
+        side.addWidget(QLabel("Receptive field on the network input:", self))
+        side.addWidget(self.input_view)
+        side.addWidget(self.readout)
+        side.addWidget(self.scale_label)
+        side.addStretch(1)
+        body = QHBoxLayout()
+        body.addLayout(self._map_holder, 1)
+        body.addLayout(side)
+        navigation = QHBoxLayout()
+        navigation.addWidget(self.previous)
+        navigation.addWidget(QLabel("Map", self))
+        navigation.addWidget(self.spin)
+        navigation.addWidget(self.next)
+        navigation.addStretch(1)
+        navigation.addWidget(buttons)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.heading)
+        layout.addLayout(body, 1)
+        layout.addLayout(navigation)
+
+    def show_map(self, layer: Layer, title: str, shape, signed: bool, channel: int,
+                 activation: np.ndarray | None, input_view: np.ndarray | None, input_size) -> None:
+        """Show ``channel`` of ``layer`` (shape without batch) and keep it live."""
+        self.layer = layer
+        self.title_text = title
+        self._signed = signed
+        self.kind, count, tile_h, tile_w = map_layout(tuple(shape))
+        self.count = count if self.kind == "maps" else 1
+        while self._map_holder.count():  # the previous map and its stretch
+            item = self._map_holder.takeAt(0)
+            if item.widget() is not None:
+                item.widget().setParent(None)
+                item.widget().deleteLater()
+        if self.kind == "maps":
+            self.maps = ActivationMaps((1, tile_h, tile_w), signed, ENLARGED_SIZE, parent=self)
+        else:
+            self.maps = ActivationMaps(tuple(shape), signed, ENLARGED_SIZE, parent=self)
+        self.maps.setMinimumWidth(ENLARGED_SIZE)  # or the layout squeezes the map before it is shown
+        self.maps.setAccessibleName(f"Enlarged map of {title}")
+        self.maps.unitHovered.connect(self._hovered)
+        self.maps.hoverLeft.connect(self._left)
+        self._map_holder.addWidget(self.maps)
+        self._map_holder.addStretch(1)
+        self.spin.blockSignals(True)
+        self.spin.setRange(0, max(0, self.count - 1))
+        self.spin.blockSignals(False)
+        for widget in (self.previous, self.next, self.spin):
+            widget.setEnabled(self.count > 1)
+        self.input_view.set_input_size(input_size[0], input_size[1], None)
+        self.channel = -1
+        self._activation = activation
+        self.set_channel(channel)
+        self.set_input(input_view)
+
+    def set_channel(self, channel: int) -> None:
+        channel = min(max(int(channel), 0), self.count - 1)
+        if channel == self.channel:
+            return
+        self.channel = channel
+        self.spin.blockSignals(True)
+        self.spin.setValue(channel)
+        self.spin.blockSignals(False)
+        what = f"map {channel} of {self.count}" if self.kind == "maps" else f"{self.maps.count} units"
+        self.heading.setText(f"{self.title_text} — {what}")
+        self.setWindowTitle(f"{self.title_text}, {what} — lenet-gui")
+        self._refresh()
+
+    def set_activation(self, activation: np.ndarray | None, input_view: np.ndarray | None) -> None:
+        """A new result for the layer shown."""
+        self._activation = activation
+        self._refresh()
+        self.set_input(input_view)
+
+    def set_input(self, view: np.ndarray | None) -> None:
+        self.input_view.set_view(view)
+
+    def _current(self) -> np.ndarray | None:
+        values = self._activation
+        if values is None or self.maps is None:
+            return None
+        if self.kind == "maps":
+            maps = values.reshape(-1, self.maps.tile_h, self.maps.tile_w)
+            return maps[self.channel][None] if self.channel < len(maps) else None
+        return values
+
+    def _refresh(self) -> None:
+        if self.maps is None:
+            return
+        self.maps.set_values(self._current())
+        scale = self.maps.scale
+        if self.maps.values() is None:
+            self.scale_label.setText("Nothing drawn: the map is idle.")
+        elif self.maps.signed:
+            self.scale_label.setText(f"Colours: blue −{scale:.3g} · zero in the middle · red +{scale:.3g}")
+        else:
+            self.scale_label.setText(f"Colours: dark 0 … bright {scale:.3g} (this map's largest value)")
+
+    def _hovered(self, tile: int, row: int, col: int) -> None:
+        unit = tile if self.kind == "strip" else None
+        value = self.maps.value_at(tile, row, col)
+        where = f"unit {unit}" if unit is not None else f"row {row}, column {col}"
+        text = f"{where}: {value:.4f}" if value is not None else f"{where}: no value yet"
+        box = receptive_box_for(self.layer, self.kind, row, col)
+        if box is not None:
+            y0, x0, y1, x1 = box
+            text += f"\nsees input rows {y0}–{y1 - 1}, columns {x0}–{x1 - 1}"
+        self.readout.setText(text)
+        self.input_view.set_highlight(box)
+        channel = self.channel if self.kind == "maps" else tile
+        self.unitHovered.emit(self.layer, channel, row, col)
+
+    def _left(self) -> None:
+        self.input_view.set_highlight(None)
+        self.hoverLeft.emit()

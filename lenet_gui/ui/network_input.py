@@ -1,0 +1,195 @@
+"""The image the network actually receives (32×32 for LeNet-5), pixel for pixel.
+
+It is drawn exactly as ``Prepared.network_view`` holds it, before
+normalisation: white ink on black, nearest-neighbour enlarged so every input
+pixel is a visible square. A dashed frame marks the 28×28 MNIST field inside
+the padding, and a unit's receptive field can be outlined on it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QLineF, QPointF, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QPainter, QPalette, QPen, QPixmap
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+from lenet_gui.ui import theme
+
+
+class NetworkInputView(QWidget):
+    """Shows an H×W 0..1 image; ``set_highlight`` outlines an input region."""
+
+    #: (row, column, value 0..1) of the input pixel under the pointer.
+    pixelHovered = Signal(int, int, float)
+    hoverLeft = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setAccessibleName("Network input")
+        self.setAccessibleDescription("The 32×32 image the network receives, white ink on black")
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setMinimumSize(96, 96)
+        self.setMouseTracking(True)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, True)  # paints its whole area
+        self._size = (32, 32)
+        self._field: int | None = 28
+        self._pixels = np.zeros((0, 0), dtype=np.uint8)
+        self._image = QImage()
+        self._values: np.ndarray | None = None
+        self._highlight: tuple[int, int, int, int] | None = None
+        self._show_grid = True
+        self._grid: QPixmap | None = None
+        self._grid_key = None
+        self.set_view(None)
+
+    def set_input_size(self, height: int, width: int, field: int | None) -> None:
+        """The model's input size and the MNIST field inside it (None: no frame)."""
+        self._size = (height, width)
+        self._field = field if field and field < min(height, width) else None
+        self._grid_key = None
+        self._highlight = None
+        self.set_view(None)
+
+    def input_size(self) -> tuple[int, int]:
+        return self._size
+
+    def set_view(self, view: np.ndarray | None) -> None:
+        """The network's view (H×W, 0..1), or None for a blank input."""
+        if view is None or view.shape != self._size:
+            view = None
+        height, width = self._size
+        if self._pixels.shape != (height, width):
+            # RGB32: the format QPainter scales fastest (Grayscale8 is converted on every paint).
+            self._pixels = np.zeros((height, width), dtype=np.uint32)
+            self._image = QImage(self._pixels.data, width, height, width * 4, QImage.Format.Format_RGB32)
+        if view is None:
+            self._pixels.fill(0xFF000000)
+        else:
+            grey = np.clip(view * 255.0 + 0.5, 0, 255).astype(np.uint32)
+            np.bitwise_or(grey * 0x010101, 0xFF000000, out=self._pixels)
+        self._values = view
+        self.update()
+
+    def values(self) -> np.ndarray | None:
+        return self._values
+
+    def set_highlight(self, box: tuple[int, int, int, int] | None) -> None:
+        """Outline input rows y0..y1 and columns x0..x1 (ends excluded); may reach into padding."""
+        if box != self._highlight:
+            self._highlight = box
+            self.update()
+
+    def highlight(self) -> tuple[int, int, int, int] | None:
+        return self._highlight
+
+    def set_show_grid(self, show: bool) -> None:
+        self._show_grid = show
+        self.update()
+
+    def sizeHint(self) -> QSize:
+        return QSize(224, 224)
+
+    def hasHeightForWidth(self) -> bool:
+        return True
+
+    def heightForWidth(self, width: int) -> int:
+        return width
+
+    def image_rect(self) -> QRect:
+        """The square the input image fills: whole pixels per input pixel when it can."""
+        height, width = self._size
+        side = min(self.width() - 2, self.height() - 2)
+        cell = max(1, side // max(height, width))
+        w, h = cell * width, cell * height
+        return QRect((self.width() - w) // 2, (self.height() - h) // 2, w, h)
+
+    def paintEvent(self, event) -> None:
+        palette = self.palette()
+        painter = QPainter(self)
+        painter.fillRect(event.rect(), palette.color(QPalette.ColorRole.Window))
+        area = self.image_rect()
+        height, width = self._size
+        cell = area.width() / width
+        painter.drawImage(area, self._image)  # nearest neighbour: no smooth transform hint
+        if self._show_grid and cell >= 6:
+            painter.drawPixmap(area.topLeft(), self._grid_pixmap(area.size(), cell))
+        if self._field:
+            pad_y, pad_x = (height - self._field) / 2, (width - self._field) / 2
+            painter.setPen(QPen(QColor(150, 150, 150, 150), 1, Qt.PenStyle.DashLine))
+            painter.drawRect(QRectF(area.x() + pad_x * cell, area.y() + pad_y * cell,
+                                    self._field * cell, self._field * cell))
+        painter.setPen(QPen(palette.color(QPalette.ColorRole.Mid), 1))
+        painter.drawRect(area.adjusted(-1, -1, 0, 0))
+        if self._highlight is not None:
+            self._paint_highlight(painter, area, cell, palette)
+        painter.end()
+
+    def _grid_pixmap(self, size: QSize, cell: float) -> QPixmap:
+        """Faint lines between input pixels, drawn once per size (many lines cost milliseconds a frame)."""
+        ratio = self.devicePixelRatioF()
+        key = (size.width(), size.height(), ratio)
+        if self._grid_key != key:
+            pixmap = QPixmap(round(size.width() * ratio), round(size.height() * ratio))
+            pixmap.setDevicePixelRatio(ratio)
+            pixmap.fill(Qt.GlobalColor.transparent)
+            painter = QPainter(pixmap)
+            painter.setPen(QPen(QColor(128, 128, 128, 46), 1))
+            height, width = self._size
+            for i in range(1, width):
+                painter.drawLine(QLineF(round(i * cell), 0, round(i * cell), size.height()))
+            for i in range(1, height):
+                painter.drawLine(QLineF(0, round(i * cell), size.width(), round(i * cell)))
+            painter.end()
+            self._grid, self._grid_key = pixmap, key
+        return self._grid
+
+    def _paint_highlight(self, painter: QPainter, area: QRect, cell: float, palette: QPalette) -> None:
+        y0, x0, y1, x1 = self._highlight
+        box = QRectF(area.x() + x0 * cell, area.y() + y0 * cell, (x1 - x0) * cell, (y1 - y0) * cell)
+        visible = box.intersected(QRectF(area))
+        # Dim what the unit does not see, so its field stands out.
+        shade = QColor(0, 0, 0, 110)
+        outside = QRectF(area)
+        painter.save()
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(shade)
+        if visible.isEmpty():
+            painter.drawRect(outside)
+        else:
+            for part in (
+                QRectF(outside.left(), outside.top(), outside.width(), visible.top() - outside.top()),
+                QRectF(outside.left(), visible.bottom(), outside.width(), outside.bottom() - visible.bottom()),
+                QRectF(outside.left(), visible.top(), visible.left() - outside.left(), visible.height()),
+                QRectF(visible.right(), visible.top(), outside.right() - visible.right(), visible.height()),
+            ):
+                if part.width() > 0 and part.height() > 0:
+                    painter.drawRect(part)
+        painter.restore()
+        outline = theme.highlight_outline(palette)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        if box != visible:  # the field reaches into the padding beyond the image
+            painter.setPen(QPen(outline, 1, Qt.PenStyle.DashLine))
+            painter.drawRect(box)
+        painter.setPen(QPen(outline, 2))
+        painter.drawRect(visible)
+
+    # --- pointer ------------------------------------------------------------------------------------
+    def pixel_at(self, pos: QPointF) -> tuple[int, int] | None:
+        area = self.image_rect()
+        height, width = self._size
+        cell = area.width() / width
+        col = int((pos.x() - area.x()) // cell)
+        row = int((pos.y() - area.y()) // cell)
+        return (row, col) if 0 <= row < height and 0 <= col < width else None
+
+    def mouseMoveEvent(self, event) -> None:
+        pixel = self.pixel_at(event.position())
+        if pixel is None:
+            self.hoverLeft.emit()
+            return
+        value = 0.0 if self._values is None else float(self._values[pixel])
+        self.pixelHovered.emit(pixel[0], pixel[1], value)
+
+    def leaveEvent(self, event) -> None:
+        self.hoverLeft.emit()
+        super().leaveEvent(event)
