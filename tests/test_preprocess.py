@@ -143,3 +143,33 @@ def test_other_input_sizes_and_layouts():
     assert prepared.tensor.max() == pytest.approx(1.0)  # inverted: background is 1
     tiny = P.prepare_drawing(Drawing(280, 280, circle()), P.InputSpec(height=16, width=16))
     assert tiny.tensor.shape == (1, 1, 16, 16)
+
+
+def brute_force_raster(segments, size, thickness, softness):
+    """Every pixel against every segment: slow, obviously right."""
+    ys, xs = np.mgrid[0:size, 0:size] + 0.5
+    best = np.full((size, size), np.inf)
+    for (ax, ay), (bx, by) in segments:
+        abx, aby = bx - ax, by - ay
+        len2 = abx * abx + aby * aby or 1.0
+        t = np.clip(((xs - ax) * abx + (ys - ay) * aby) / len2, 0, 1)
+        best = np.minimum(best, np.hypot(xs - ax - t * abx, ys - ay - t * aby))
+    return np.clip((thickness / 2 - best) / softness + 0.5, 0, 1)
+
+
+@pytest.mark.parametrize("thickness, softness", [(2.4, 1.2), (1.6, 0.8), (3.4, 1.6)])
+def test_fast_rasterizer_matches_brute_force(thickness, softness):
+    segments = np.random.default_rng(0).random((200, 2, 2)) * 36 - 4  # some off the field
+    fast = P.rasterize_segments(segments, 28, 28, thickness, softness)
+    assert np.abs(fast - brute_force_raster(segments, 28, thickness, softness)).max() < 1e-5
+
+
+def test_huge_scribbles_and_vanishing_marks():
+    rng = np.random.default_rng(1)
+    zigzag = [[(0.0, 0.0) if i % 2 else (280.0, 280.0 * rng.random()) for i in range(100_000)]]
+    field = P.render_strokes(zigzag)
+    assert field.shape == (28, 28) and np.isfinite(field).all() and field.max() == pytest.approx(1.0)
+    same_point = P.render_strokes([[(5.0, 5.0)] * 100_000])
+    assert np.allclose(same_point, P.render_strokes([[(5.0, 5.0)]]))
+    tiny = P.render_strokes([[(1.0, 1.0), (1.0 + 1e-300, 1.0)]])  # would overflow the scale
+    assert np.allclose(tiny, P.render_strokes([[(1.0, 1.0)]]))

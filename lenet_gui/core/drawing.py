@@ -192,7 +192,11 @@ def _is_number(v: object) -> bool:
 
 
 def _positive_number(v: object, name: str, source: str) -> float:
-    if not _is_number(v) or not math.isfinite(v) or v <= 0:
+    try:
+        ok = _is_number(v) and math.isfinite(float(v)) and v > 0
+    except OverflowError:  # an integer beyond float range
+        ok = False
+    if not ok:
         raise DrawingError(f"{source}: '{name}' must be a positive number, found {v!r:.40}")
     return float(v)
 

@@ -35,6 +35,7 @@ STROKE_THICKNESS = 2.4
 STROKE_SOFTNESS = 1.2
 # Coordinates beyond this are treated as garbage (they would overflow the scale).
 MAX_COORDINATE = 1e9
+MIN_EXTENT = 1e-6  # canvas pixels
 # Long segments are cut to this length (field pixels) so that the smoothing
 # spline bends them; short ones are merged so a 100,000-point stroke stays cheap.
 SEGMENT_MAX = 0.75
@@ -170,9 +171,17 @@ def rasterize_segments(
     """
     lengths = np.linalg.norm(segments[:, 1] - segments[:, 0], axis=1)
     counts = np.maximum(1, np.ceil(lengths / SEGMENT_MAX)).astype(np.int64)
-    if counts.sum() > MAX_PIECES:
-        return _rasterize_full(segments, height, width, thickness, softness)
-    return _rasterize_windows(_split_long(segments, counts), height, width, thickness, softness)
+    total = int(counts.sum())
+    if total > MAX_PIECES:
+        # A scribble this long covers its box many times over: every k-th segment
+        # draws the same picture, in bounded time and memory.
+        step = int(math.ceil(total / MAX_PIECES))
+        segments, counts = segments[::step], counts[::step]
+    pieces = _split_long(segments, counts)
+    out = np.zeros((height, width), dtype=np.float32)
+    for start in range(0, len(pieces), 20_000):  # bounded memory
+        np.maximum(out, _rasterize_windows(pieces[start : start + 20_000], height, width, thickness, softness), out=out)
+    return out
 
 
 def _split_long(segments: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -186,10 +195,6 @@ def _split_long(segments: np.ndarray, counts: np.ndarray) -> np.ndarray:
     a, d = segments[idx, 0], segments[idx, 1] - segments[idx, 0]
     t0, t1 = (k / counts[idx])[:, None], ((k + 1) / counts[idx])[:, None]
     return np.stack([a + d * t0, a + d * t1], axis=1)
-
-
-def _ramp(dist2: np.ndarray, thickness: float, softness: float) -> np.ndarray:
-    return np.clip((thickness / 2 - np.sqrt(dist2)) / softness + 0.5, 0.0, 1.0)
 
 
 def _rasterize_windows(seg: np.ndarray, height: int, width: int, thickness: float, softness: float) -> np.ndarray:
@@ -237,24 +242,6 @@ def _rasterize_windows(seg: np.ndarray, height: int, width: int, thickness: floa
     return out[:outside].reshape(height, width)
 
 
-def _rasterize_full(segments: np.ndarray, height: int, width: int, thickness: float, softness: float) -> np.ndarray:
-    """Every pixel against every segment, in chunks: for pathological scribbles."""
-    ys, xs = np.mgrid[0:height, 0:width]
-    centres = np.stack([xs.ravel() + 0.5, ys.ravel() + 0.5], axis=1)
-    best = np.full(len(centres), np.inf)
-    for start in range(0, len(segments), 1024):
-        part = segments[start : start + 1024]
-        a = part[:, 0, :]
-        ab = part[:, 1, :] - a
-        len2 = np.einsum("ij,ij->i", ab, ab)
-        len2 = np.where(len2 == 0, 1.0, len2)
-        ap = centres[:, None, :] - a[None, :, :]
-        t = np.clip(np.einsum("psk,sk->ps", ap, ab) / len2, 0.0, 1.0)
-        nearest = ap - t[:, :, None] * ab[None, :, :]
-        np.minimum(best, np.einsum("psk,psk->ps", nearest, nearest).min(axis=1), out=best)
-    return _ramp(best, thickness, softness).reshape(height, width).astype(np.float32)
-
-
 def render_strokes(
     strokes,
     field: int = MNIST_FIELD,
@@ -276,9 +263,12 @@ def render_strokes(
     lo, hi = allpts.min(axis=0), allpts.max(axis=0)
     extent = float((hi - lo).max())
     inner = max(box - thickness, 1.0)  # the centre lines' box, so the ink box is `box`
-    scale = inner / extent if extent > 0 else 0.0
+    # Marks smaller than this are a dot: scaling them up would overflow to inf.
+    scale = inner / extent if extent > MIN_EXTENT else 0.0
     centre_src = (lo + hi) / 2
     mid = field / 2.0
+    if scale == 0.0:  # a dot, however many points it was drawn with
+        pts_list = [pts[:1] for pts in pts_list[:1]]
     placed = [(pts - centre_src) * scale + mid for pts in pts_list]
     fine = placed
     if smooth and scale > 0:
@@ -340,7 +330,12 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
                 return image_to_grey(im)
     except ImageError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        # Pillow refuses to open images far beyond its pixel limit; say it our way.
+        raise ImageError(
+            f"{name}: the image is too large (at most {IMAGE_MAX_PIXELS // 1_000_000} megapixels)"
+        ) from exc
+    except UnidentifiedImageError as exc:
         raise ImageError(f"{name}: not a readable image ({_first_line(exc)})") from exc
     except (OSError, ValueError, SyntaxError, MemoryError) as exc:
         raise ImageError(f"{name}: the image is damaged or truncated ({_first_line(exc)})") from exc
