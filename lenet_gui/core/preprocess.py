@@ -20,6 +20,7 @@ import math
 import os
 import warnings
 from dataclasses import dataclass, replace
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -94,71 +95,108 @@ class Prepared:
 
 def clean_strokes(strokes) -> list[np.ndarray]:
     """Strokes as float64 arrays of shape (n, 2), without NaN/inf/absurd points."""
-    cleaned = []
-    for stroke in strokes:
-        pts = np.asarray(stroke, dtype=np.float64)
-        if pts.size == 0:
-            continue
-        pts = pts.reshape(-1, 2)
-        ok = np.all(np.isfinite(pts), axis=1) & np.all(np.abs(pts) < MAX_COORDINATE, axis=1)
-        pts = pts[ok]
-        if len(pts):
-            cleaned.append(pts)
-    return cleaned
+    points, stroke_ids = _points(strokes)
+    if not len(points):
+        return []
+    cuts = np.flatnonzero(stroke_ids[1:] != stroke_ids[:-1]) + 1
+    return np.split(points, cuts)
 
 
-def _catmull_rom(pts: np.ndarray, max_step: float) -> np.ndarray:
-    """Resample a polyline through a Catmull-Rom spline, steps at most ``max_step``.
+def _points(strokes) -> tuple[np.ndarray, np.ndarray]:
+    """Every usable point as one (n, 2) float64 array, with the index of its stroke.
 
-    Pen tablets and slow mice give sparse points; straight segments between them
-    make corners that a pen never drew. Short polylines are only densified.
+    One array for the whole drawing, so that each later step is a handful of numpy
+    calls however many strokes there are: for a digit, numpy's per-call overhead,
+    not arithmetic, is what costs.
     """
-    if len(pts) < 2:
-        return pts
-    seg = np.linalg.norm(np.diff(pts, axis=0), axis=1)
-    counts = np.maximum(1, np.ceil(seg / max_step)).astype(np.int64)
-    if counts.max() == 1:
-        return pts
-    # Per output point: which segment (i), and where along it (t in (0, 1]).
-    i = np.repeat(np.arange(len(seg)), counts)
-    t = ((np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts) + 1) / counts[i])[:, None]
-    padded = np.vstack([pts[0], pts, pts[-1]])
-    p0, p1, p2, p3 = padded[i], padded[i + 1], padded[i + 2], padded[i + 3]
-    if len(pts) < 3:
-        curve = p1 + (p2 - p1) * t
-    else:
-        t2, t3 = t * t, t * t * t
-        curve = 0.5 * (
-            2 * p1 + (p2 - p0) * t + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t2 + (3 * p1 - p0 - 3 * p2 + p3) * t3
-        )
-    return np.vstack([pts[:1], curve])
+    strokes = list(strokes)
+    lengths = [len(s) for s in strokes]
+    try:
+        if not all(type(s) is list for s in strokes):
+            raise ValueError
+        flat = np.array(list(chain.from_iterable(strokes)), dtype=np.float64).reshape(-1, 2)
+        if len(flat) != sum(lengths):
+            raise ValueError
+    except (ValueError, TypeError):  # arrays, tuples or odd rows: one stroke at a time
+        arrays = [np.asarray(s, dtype=np.float64).reshape(-1, 2) for s in strokes]
+        lengths = [len(a) for a in arrays]
+        flat = np.concatenate(arrays) if arrays else np.zeros((0, 2))
+    stroke_ids = np.repeat(np.arange(len(lengths)), lengths)
+    ok = np.isfinite(flat).all(axis=1) & (np.abs(flat) < MAX_COORDINATE).all(axis=1)
+    return flat[ok], stroke_ids[ok]
 
 
-def _decimate(pts: np.ndarray, min_step: float) -> np.ndarray:
-    """Keep one point per ``min_step`` of path length (and both ends).
+def _stroke_ends(stroke_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Masks of the first and the last point of each stroke."""
+    n = len(stroke_ids)
+    first = np.ones(n, dtype=bool)
+    first[1:] = stroke_ids[1:] != stroke_ids[:-1]
+    last = np.ones(n, dtype=bool)
+    last[:-1] = first[1:]
+    return first, last
+
+
+def _decimate(points: np.ndarray, stroke_ids: np.ndarray, min_step: float) -> tuple[np.ndarray, np.ndarray]:
+    """Keep one point per ``min_step`` of path length, and every stroke's ends.
 
     A mouse reports far more points than matter at 28×28; fewer points keep a
     100,000-point stroke cheap.
     """
-    if len(pts) < 3:
-        return pts
-    travelled = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(pts, axis=0), axis=1))])
-    bucket = np.floor(travelled / min_step)
-    keep = np.flatnonzero(np.diff(bucket, prepend=-1.0) > 0)
-    if keep[-1] != len(pts) - 1:
-        keep = np.append(keep, len(pts) - 1)
-    return pts[keep]
+    if len(points) < 3:
+        return points, stroke_ids
+    first, last = _stroke_ends(stroke_ids)
+    step = points[1:] - points[:-1]
+    travel = np.sqrt(step[:, 0] ** 2 + step[:, 1] ** 2)
+    travel[first[1:]] = 0.0  # no travel from one stroke to the next
+    bucket = np.floor(np.concatenate(([0.0], np.cumsum(travel))) / min_step)
+    keep = first | last
+    keep[1:] |= bucket[1:] > bucket[:-1]
+    return points[keep], stroke_ids[keep]
 
 
-def _segments(strokes: list[np.ndarray]) -> np.ndarray:
-    """All segments as an (m, 2, 2) array; a one-point stroke is a zero-length segment."""
-    parts = []
-    for pts in strokes:
-        if len(pts) == 1:
-            parts.append(np.stack([pts, pts], axis=1))
-        else:
-            parts.append(np.stack([pts[:-1], pts[1:]], axis=1))
-    return np.concatenate(parts) if parts else np.zeros((0, 2, 2))
+def _pieces(points: np.ndarray, stroke_ids: np.ndarray, max_step: float, smooth: bool) -> np.ndarray:
+    """The strokes as short line pieces, (m, 2, 2), none longer than about ``max_step``.
+
+    With ``smooth``, each segment follows a Catmull-Rom spline through its
+    neighbours: pen tablets and slow mice give sparse points, and straight lines
+    between them make corners that a pen never drew. A one-point stroke is a
+    zero-length piece (a dot).
+    """
+    n = len(points)
+    first, last = _stroke_ends(stroke_ids)
+    dots = points[first & last]
+    seg = np.flatnonzero(~last)  # segment from point i to i + 1, within one stroke
+    a, b = points[seg], points[seg + 1]
+    chord = b - a
+    counts = np.maximum(1, np.ceil(np.sqrt(chord[:, 0] ** 2 + chord[:, 1] ** 2) / max_step)).astype(np.int64)
+    total = int(counts.sum())
+    if total > MAX_PIECES:
+        # A scribble this long covers its box many times over: every k-th segment
+        # draws the same picture, in bounded time and memory.
+        keep = slice(None, None, int(math.ceil(total / MAX_PIECES)))
+        seg, a, b, chord, counts = seg[keep], a[keep], b[keep], chord[keep], counts[keep]
+        total = int(counts.sum())
+    which = np.repeat(np.arange(len(seg)), counts)
+    k = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+    t = ((k + 1) / counts[which])[:, None]  # where each piece ends along its segment
+    p1, p2 = a[which], b[which]
+    if smooth:
+        # Neighbours, repeating a stroke's end point where there is none.
+        before = np.where(first[seg], seg, seg - 1)
+        after = np.where(last[np.minimum(seg + 1, n - 1)], seg + 1, np.minimum(seg + 2, n - 1))
+        p0, p3 = points[before][which], points[after][which]
+        ends = 0.5 * (
+            2 * p1 + (p2 - p0) * t + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t * t + (3 * p1 - p0 - 3 * p2 + p3) * t * t * t
+        )
+    else:
+        ends = p1 + (p2 - p1) * t
+    starts = np.empty_like(ends)
+    starts[1:] = ends[:-1]
+    starts[k == 0] = p1[k == 0]
+    pieces = np.stack([starts, ends], axis=1)
+    if len(dots):
+        pieces = np.concatenate([pieces, np.stack([dots, dots], axis=1)])
+    return pieces
 
 
 def rasterize_segments(
@@ -169,65 +207,52 @@ def rasterize_segments(
     Each pixel's value comes from its distance to the nearest segment: 1 inside
     the stroke, a linear ramp ``softness`` pixels wide across its edge, 0 outside.
     """
-    lengths = np.linalg.norm(segments[:, 1] - segments[:, 0], axis=1)
-    counts = np.maximum(1, np.ceil(lengths / SEGMENT_MAX)).astype(np.int64)
-    total = int(counts.sum())
-    if total > MAX_PIECES:
-        # A scribble this long covers its box many times over: every k-th segment
-        # draws the same picture, in bounded time and memory.
-        step = int(math.ceil(total / MAX_PIECES))
-        segments, counts = segments[::step], counts[::step]
-    pieces = _split_long(segments, counts)
+    segments = np.asarray(segments, dtype=np.float64).reshape(-1, 2, 2)
+    first_points = segments[:, 0]
+    ids = np.arange(len(segments))
+    # Each segment as a two-point stroke, cut into short pieces.
+    points = np.stack([first_points, segments[:, 1]], axis=1).reshape(-1, 2)
+    pieces = _pieces(points, np.repeat(ids, 2), SEGMENT_MAX, smooth=False)
+    return _rasterize_pieces(pieces, height, width, thickness, softness)
+
+
+def _rasterize_pieces(pieces: np.ndarray, height: int, width: int, thickness: float, softness: float) -> np.ndarray:
     out = np.zeros((height, width), dtype=np.float32)
     for start in range(0, len(pieces), 20_000):  # bounded memory
         np.maximum(out, _rasterize_windows(pieces[start : start + 20_000], height, width, thickness, softness), out=out)
     return out
 
 
-def _split_long(segments: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Cut each segment into ``counts[i]`` equal pieces."""
-    if counts.max(initial=1) == 1:
-        return segments
-    total = int(counts.sum())
-    idx = np.repeat(np.arange(len(segments)), counts)
-    first = np.repeat(np.cumsum(counts) - counts, counts)
-    k = np.arange(total) - first
-    a, d = segments[idx, 0], segments[idx, 1] - segments[idx, 0]
-    t0, t1 = (k / counts[idx])[:, None], ((k + 1) / counts[idx])[:, None]
-    return np.stack([a + d * t0, a + d * t1], axis=1)
-
-
 def _rasterize_windows(seg: np.ndarray, height: int, width: int, thickness: float, softness: float) -> np.ndarray:
-    """Each short segment touches only a small window of pixels around it.
+    """Each short piece touches only a small window of pixels around it.
 
     Written as few whole-array numpy operations as possible: for the few hundred
-    segments of a digit, each operation's fixed cost outweighs its arithmetic.
+    pieces of a digit, each operation's fixed cost outweighs its arithmetic.
     """
     if len(seg) == 0:
         return np.zeros((height, width), dtype=np.float32)
-    # A pixel centre within reach of a segment is at most reach + L/2 from its
-    # midpoint, so offsets −half..half around the midpoint's pixel cover them all.
-    reach = thickness / 2 + softness / 2
-    half = int(math.ceil(reach + SEGMENT_MAX / 2 - 0.5))
-    steps = np.arange(2 * half + 1)
     seg = seg.astype(np.float32)
     a = seg[:, 0, :]
     ab = seg[:, 1, :] - a
+    len2 = (ab * ab).sum(axis=1)
+    # A pixel centre within reach of a piece is at most reach + L/2 from its
+    # midpoint, so offsets −half..half around the midpoint's pixel cover them all.
+    reach = thickness / 2 + softness / 2
+    half = int(math.ceil(reach + math.sqrt(float(len2.max())) / 2 - 0.5))
+    steps = np.arange(2 * half + 1)
     corner = np.floor(a + ab / 2) - half  # (S, 2): the window's first pixel
-    # Pixel centres relative to the segment start, per axis: (S, K).
+    # Pixel centres relative to the piece's start, per axis: (S, K).
     centres = (steps + 0.5).astype(np.float32)
     gx = corner[:, 0:1] + centres - a[:, 0:1]
     gy = corner[:, 1:2] + centres - a[:, 1:2]
-    len2 = (ab * ab).sum(axis=1)
     inv = np.where(len2 > 0, 1.0 / np.maximum(len2, 1e-12), 0.0).astype(np.float32)
     abx, aby = ab[:, 0], ab[:, 1]
-    # Position of the nearest point along the segment, clamped to its ends: (S, K, K).
+    # Position of the nearest point along the piece, clamped to its ends: (S, K, K).
     t = (gy * (aby * inv)[:, None])[:, :, None] + (gx * (abx * inv)[:, None])[:, None, :]
     np.clip(t, 0.0, 1.0, out=t)
     dx = gx[:, None, :] - t * abx[:, None, None]
     dy = gy[:, :, None] - t * aby[:, None, None]
-    dist = np.sqrt(dx * dx + dy * dy)
-    value = (thickness / 2 + softness / 2 - dist) * (1.0 / softness)
+    value = (reach - np.sqrt(dx * dx + dy * dy)) * (1.0 / softness)
     np.clip(value, 0.0, 1.0, out=value)
     # Flat pixel index; pixels outside the image go to one spare slot at the end.
     ix = corner[:, 0:1].astype(np.int64) + steps  # (S, K)
@@ -256,39 +281,35 @@ def render_strokes(
     ``box`` with the aspect ratio kept, then shifted so that the centre of mass of
     the rendered ink lands in the middle of the ``field``.
     """
-    pts_list = clean_strokes(strokes)
-    if not pts_list:
+    points, stroke_ids = _points(strokes)
+    if not len(points):
         return None
-    allpts = np.concatenate(pts_list)
-    lo, hi = allpts.min(axis=0), allpts.max(axis=0)
+    lo, hi = points.min(axis=0), points.max(axis=0)
     extent = float((hi - lo).max())
     inner = max(box - thickness, 1.0)  # the centre lines' box, so the ink box is `box`
-    # Marks smaller than this are a dot: scaling them up would overflow to inf.
-    scale = inner / extent if extent > MIN_EXTENT else 0.0
-    centre_src = (lo + hi) / 2
     mid = field / 2.0
-    if scale == 0.0:  # a dot, however many points it was drawn with
-        pts_list = [pts[:1] for pts in pts_list[:1]]
-    placed = [(pts - centre_src) * scale + mid for pts in pts_list]
-    fine = placed
-    if smooth and scale > 0:
-        fine = [_catmull_rom(_decimate(p, SEGMENT_MIN), SEGMENT_MAX) for p in placed]
-    # The centre of mass is found on a coarse rendering (points 0.7 px apart):
-    # it moves the result by a few hundredths of a pixel at most and costs a
+    if extent <= MIN_EXTENT:  # a dot, however many points it was drawn with (and no overflow)
+        placed, stroke_ids, scale = np.full((1, 2), mid), stroke_ids[:1], 0.0
+    else:
+        scale = inner / extent
+        placed = (points - (lo + hi) / 2) * scale + mid
+    # The centre of mass is found on a coarse rendering (points 0.7 px apart): it
+    # moves the result by a few hundredths of a pixel at most, and costs a
     # fraction of rendering the fine strokes twice.
-    coarse = [_decimate(p, COM_STEP) for p in placed] if scale > 0 else placed
-    img = rasterize_segments(_segments(coarse), field, field, thickness, softness)
+    coarse = _pieces(*_decimate(placed, stroke_ids, COM_STEP), SEGMENT_MAX, smooth=False)
+    img = _rasterize_pieces(coarse, field, field, thickness, softness)
     total = float(img.sum())
     if total <= 0:
         return None
     xs, ys = _pixel_centres(field)
-    com = np.array([(img * xs).sum() / total, (img * ys).sum() / total])
-    shift = np.array([mid, mid]) - com
+    shift = np.array([mid - (img * xs).sum() / total, mid - (img * ys).sum() / total])
     # Keep the whole ink box inside the field: a lopsided digit is never clipped.
     half = (hi - lo) * scale / 2 + thickness / 2
     if np.all(half <= mid):
         shift = np.clip(shift, half - mid, mid - half)
-    return rasterize_segments(_segments(fine) + shift[None, None, :], field, field, thickness, softness)
+    fine_points, fine_ids = _decimate(placed + shift, stroke_ids, SEGMENT_MIN)
+    fine = _pieces(fine_points, fine_ids, SEGMENT_MAX, smooth=smooth)
+    return _rasterize_pieces(fine, field, field, thickness, softness)
 
 
 @functools.lru_cache(maxsize=8)
