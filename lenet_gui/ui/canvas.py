@@ -19,6 +19,7 @@ import numpy as np
 from PySide6.QtCore import QEvent, QPointF, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
     QColor,
+    QFont,
     QImage,
     QPainter,
     QPainterPath,
@@ -49,6 +50,10 @@ MIN_STEP = 0.75
 PAPER_MARGIN = 10
 # Undo steps kept: a long session must not grow without bound.
 UNDO_LIMIT = 1000
+# Built once: event() sees every event the canvas gets, pointer moves included.
+_TOUCH_EVENTS = frozenset(
+    (QEvent.Type.TouchBegin, QEvent.Type.TouchUpdate, QEvent.Type.TouchEnd, QEvent.Type.TouchCancel)
+)
 
 
 @dataclass(frozen=True)
@@ -185,6 +190,15 @@ class DrawingCanvas(QWidget):
         self._hover: QPointF | None = None
         self._ink_cache: QPixmap | None = None
         self._ink_cache_key = None
+        # Everything but the stroke under the pen (window, paper, finished ink, the
+        # empty-canvas hint) as one opaque pixmap: a pointer move repaints a small
+        # rect from it instead of drawing the paper and its frame again.
+        self._surface: QPixmap | None = None
+        self._surface_key = None
+        self._paper_rect: QRect | None = None
+        self._paper_key = None
+        self._pen: QPen | None = None
+        self._pen_key = None
         self._backdrop_image: QImage | None = None
         self._backdrop_key = None
         # The stroke being drawn is painted piece by piece onto a layer of its own,
@@ -399,11 +413,22 @@ class DrawingCanvas(QWidget):
 
     def _invalidate(self) -> None:
         self._ink_cache = None
+        self._surface = None
         self.update()
 
     # --- geometry ---------------------------------------------------------------------------------------
     def paper_rect(self) -> QRect:
         """Where the paper lies in the widget (whole pixels, so the ink cache is crisp)."""
+        return QRect(self._paper())  # a copy: callers may change theirs
+
+    def _paper(self) -> QRect:
+        """paper_rect, shared: for use here only, where it is never changed."""
+        key = (self.width(), self.height(), self._drawing.width, self._drawing.height)
+        if self._paper_key != key:  # needed several times per pointer move
+            self._paper_rect, self._paper_key = self._fit_paper(), key
+        return self._paper_rect
+
+    def _fit_paper(self) -> QRect:
         avail = QRectF(self.rect()).adjusted(PAPER_MARGIN, PAPER_MARGIN, -PAPER_MARGIN, -PAPER_MARGIN)
         scale = max(1e-6, min(avail.width() / self._drawing.width, avail.height() / self._drawing.height))
         width, height = self._drawing.width * scale, self._drawing.height * scale
@@ -412,18 +437,18 @@ class DrawingCanvas(QWidget):
         return QRect(round(left), round(top), max(1, round(width)), max(1, round(height)))
 
     def _scale(self) -> float:
-        return self.paper_rect().width() / self._drawing.width
+        return self._paper().width() / self._drawing.width
 
     def to_drawing(self, pos: QPointF) -> tuple[float, float]:
         """Widget position → drawing coordinates, kept on the paper."""
-        paper = self.paper_rect()
+        paper = self._paper()
         scale = paper.width() / self._drawing.width
         x = (pos.x() - paper.x()) / scale
         y = (pos.y() - paper.y()) / (paper.height() / self._drawing.height)
         return (round(min(max(x, 0.0), self._drawing.width), 2), round(min(max(y, 0.0), self._drawing.height), 2))
 
     def to_widget(self, point: tuple[float, float]) -> QPointF:
-        paper = self.paper_rect()
+        paper = self._paper()
         return QPointF(
             paper.x() + point[0] * paper.width() / self._drawing.width,
             paper.y() + point[1] * paper.height() / self._drawing.height,
@@ -445,10 +470,14 @@ class DrawingCanvas(QWidget):
             self._erase_along([point])
             self.update()
         else:
+            hint_shown = self.is_empty()
             self._active = PEN
             self._live = [point]
             self._live_layer_key = None
-            self._update_around(self._live)
+            if hint_shown:
+                self.update()  # the "Draw a digit here" hint goes: the whole paper, not just the dot
+            else:
+                self._update_around(self._live)
             self.drawingChanged.emit(self._shared_drawing())
 
     def _extend(self, pos: QPointF) -> None:
@@ -493,10 +522,11 @@ class DrawingCanvas(QWidget):
 
     def _update_around(self, points) -> None:
         """Repaint only the part the newest piece of stroke covers."""
-        widget_points = [self.to_widget(p) for p in points]
-        xs = [p.x() for p in widget_points]
-        ys = [p.y() for p in widget_points]
-        reach = self._drawing.effective_pen_width * self._scale() / 2 + 2
+        paper = self._paper()
+        sx, sy = paper.width() / self._drawing.width, paper.height() / self._drawing.height
+        xs = [paper.x() + p[0] * sx for p in points]
+        ys = [paper.y() + p[1] * sy for p in points]
+        reach = self._drawing.effective_pen_width * sx / 2 + 2
         self.update(QRectF(min(xs) - reach, min(ys) - reach, max(xs) - min(xs) + 2 * reach,
                            max(ys) - min(ys) + 2 * reach).toAlignedRect())
 
@@ -547,7 +577,7 @@ class DrawingCanvas(QWidget):
 
     def event(self, event) -> bool:
         kind = event.type()
-        if kind in (QEvent.Type.TouchBegin, QEvent.Type.TouchUpdate, QEvent.Type.TouchEnd, QEvent.Type.TouchCancel):
+        if kind in _TOUCH_EVENTS:
             points = event.points()
             if points:
                 pos = points[0].position()
@@ -568,6 +598,7 @@ class DrawingCanvas(QWidget):
 
     def resizeEvent(self, event) -> None:
         self._ink_cache = None
+        self._surface = None
         super().resizeEvent(event)
 
     # --- painting --------------------------------------------------------------------------------------------
@@ -625,8 +656,7 @@ class DrawingCanvas(QWidget):
             painter = QPainter(self._live_layer)
             painter.setRenderHint(QPainter.RenderHint.Antialiasing)
             painter.scale(paper.width() / self._drawing.width, paper.height() / self._drawing.height)
-            painter.setPen(QPen(ink, self._drawing.effective_pen_width, Qt.PenStyle.SolidLine,
-                                Qt.PenCapStyle.RoundCap, Qt.PenJoinStyle.RoundJoin))
+            painter.setPen(self._ink_pen(ink))
             for i in range(self._live_pieces + 1, last_piece + 1):
                 start = points[0] if i == 1 else _midpoint(points[i - 1], points[i])
                 piece = QPainterPath(QPointF(*start))
@@ -636,29 +666,62 @@ class DrawingCanvas(QWidget):
             self._live_pieces = last_piece
         return self._live_layer
 
+    def _ink_pen(self, ink: QColor) -> QPen:
+        """The pen of the stroke being drawn, made once per colour and width rather than per point."""
+        key = (ink.rgba(), self._drawing.effective_pen_width)
+        if self._pen_key != key:
+            self._pen = QPen(ink, key[1], Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap, Qt.PenJoinStyle.RoundJoin)
+            self._pen_key = key
+        return self._pen
+
     def _paint_live_tail(self, painter: QPainter, ink: QColor) -> None:
         """The live stroke's last half segment, which moves with every new point."""
         points = self._live
+        painter.setPen(self._ink_pen(ink))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
         if len(points) == 1:
-            paint_strokes(painter, [points], ink, self._drawing.effective_pen_width)
+            painter.drawPoint(QPointF(*points[0]))  # a dot: the round cap makes it a disc
             return
         start = points[0] if len(points) == 2 else _midpoint(points[-2], points[-1])
-        paint_strokes(painter, [[start, points[-1]]], ink, self._drawing.effective_pen_width)
+        painter.drawPath(stroke_path([start, points[-1]]))
+
+    def _surface_pixmap(self, paper: QRect, palette: QPalette) -> QPixmap:
+        """The window around the paper, the paper and its frame, the finished ink and the hint."""
+        ratio = self.devicePixelRatioF()
+        focus = self.hasFocus()
+        hint = self.is_empty()
+        key = (ratio, focus, hint)  # a resize, a new paper size or new colours drop the pixmap themselves
+        if self._surface is not None and self._surface_key == key:
+            return self._surface
+        ink = palette.color(QPalette.ColorRole.Text)
+        pixmap = QPixmap(max(1, round(self.width() * ratio)), max(1, round(self.height() * ratio)))
+        pixmap.setDevicePixelRatio(ratio)
+        painter = QPainter(pixmap)
+        painter.fillRect(self.rect(), palette.color(QPalette.ColorRole.Window))
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        frame = palette.color(QPalette.ColorRole.Highlight) if focus else palette.color(QPalette.ColorRole.Mid)
+        painter.setPen(QPen(frame, 2 if focus else 1))
+        painter.setBrush(palette.color(QPalette.ColorRole.Base))
+        painter.drawRoundedRect(QRectF(paper).adjusted(-1.5, -1.5, 1.5, 1.5), 4, 4)
+        painter.drawPixmap(paper.topLeft(), self._ink_pixmap(paper, ink))
+        if hint:
+            painter.setPen(palette.color(QPalette.ColorRole.PlaceholderText))
+            font = QFont(self.font())
+            font.setPointSizeF(font.pointSizeF() * 1.3)
+            painter.setFont(font)
+            painter.drawText(paper, Qt.AlignmentFlag.AlignCenter, "Draw a digit here")
+        painter.end()
+        self._surface, self._surface_key = pixmap, key
+        return pixmap
 
     def paintEvent(self, event) -> None:
         palette = self.palette()
-        paper = self.paper_rect()
-        ink = palette.color(QPalette.ColorRole.Text)
+        paper = self._paper()
         painter = QPainter(self)
-        painter.fillRect(self.rect(), palette.color(QPalette.ColorRole.Window))
+        painter.drawPixmap(0, 0, self._surface_pixmap(paper, palette))
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        frame = palette.color(QPalette.ColorRole.Highlight) if self.hasFocus() else palette.color(QPalette.ColorRole.Mid)
-        painter.setPen(QPen(frame, 2 if self.hasFocus() else 1))
-        painter.setBrush(palette.color(QPalette.ColorRole.Base))
-        painter.drawRoundedRect(QRectF(paper).adjusted(-1.5, -1.5, 1.5, 1.5), 4, 4)
-
-        painter.drawPixmap(paper.topLeft(), self._ink_pixmap(paper, ink))
         if self._live:
+            ink = palette.color(QPalette.ColorRole.Text)
             painter.drawPixmap(paper.topLeft(), self._live_layer_pixmap(paper, ink))
             painter.save()
             painter.setClipRect(paper)
@@ -666,13 +729,6 @@ class DrawingCanvas(QWidget):
             painter.scale(paper.width() / self._drawing.width, paper.height() / self._drawing.height)
             self._paint_live_tail(painter, ink)
             painter.restore()
-
-        if self.is_empty():
-            painter.setPen(palette.color(QPalette.ColorRole.PlaceholderText))
-            font = painter.font()
-            font.setPointSizeF(font.pointSizeF() * 1.3)
-            painter.setFont(font)
-            painter.drawText(paper, Qt.AlignmentFlag.AlignCenter, "Draw a digit here")
 
         if self._tool == ERASER and self._hover is not None and (self.underMouse() or self._active == ERASER):
             radius = self.eraser_radius() * self._scale()

@@ -1,8 +1,13 @@
 """One layer's activations as heatmaps: a tile per feature map, or a strip of units.
 
-The whole layer is one widget that paints one indexed QImage (see mosaic.py),
-so a frame costs a numpy ``take`` and a single ``drawImage``, whatever the
-number of maps. Colours are normalised per layer and frame: the strongest unit
+The whole layer is one widget. Its values live in one small image, a pixel per
+value (see mosaic.py), which QPainter enlarges tile by tile over a cached
+picture of the frames and gaps: a frame costs a few numpy calls on the values
+and one ``drawImage`` per map, however large the maps are on screen. The layer
+panel quantises all its layers together (FillTogether), and each widget looks
+its colours up when it paints, so rows out of view cost next to nothing.
+
+Colours are normalised per layer and frame: the strongest unit
 of the layer is the brightest colour. Layers whose values can be negative
 (a convolution before its ReLU, logits, weights) use a diverging map with zero
 in the middle.
@@ -18,11 +23,11 @@ import math
 
 import numpy as np
 from PySide6.QtCore import QEvent, QPoint, QRect, QSize, Qt, Signal
-from PySide6.QtGui import QImage, QPainter, QPalette, QPen
+from PySide6.QtGui import QColor, QImage, QPainter, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from lenet_gui.ui import theme
-from lenet_gui.ui.mosaic import Geometry, Mosaic
+from lenet_gui.ui.mosaic import Geometry, LevelBatch, Mosaic
 
 MAX_TILES = 256  # a wide layer shows its first maps only
 MAX_UNITS = 8192
@@ -70,6 +75,13 @@ class ActivationMaps(QWidget):
         self._stale = True
         self._mosaic: Mosaic | None = None
         self._image: QImage | None = None  # wraps the mosaic's pixels: keep both alive together
+        self._runs: list[tuple[QRect, QRect]] = []  # (widget rect, image rect) per drawImage
+        self._gap_rects: list[QRect] = []
+        self._values_rect = QRect()
+        self._underlay: QPixmap | None = None  # background, frames and gaps: they change only with the layout
+        self._underlay_key = None
+        self._sign_checked = True
+        self._levels: np.ndarray | None = None  # quantised with other layers (FillTogether), not yet coloured
         self._layout_width = -1
         self._hover: tuple[int, int, int] | None = None
         self._cursor: tuple[int, int, int] | None = None  # keyboard position
@@ -84,6 +96,7 @@ class ActivationMaps(QWidget):
     # --- data ---------------------------------------------------------------------------
     @property
     def signed(self) -> bool:
+        self._check_sign()
         return self._signed
 
     @property
@@ -106,11 +119,46 @@ class ActivationMaps(QWidget):
             values = np.asarray(values)
             if values.size != self.total:
                 values = None
-        if values is not None and not self._signed and values.size and float(values.min()) < 0:
-            self._signed = True  # negatives in a layer assumed non-negative: switch maps for good
-            self._apply_colors()
         self._values = values
+        self._levels = None
+        # Looking for negatives costs a pass over the values: done when the layer is painted or asked.
+        self._sign_checked = values is None or self._signed
         self._refill()
+
+    def show_levels(self, levels: np.ndarray, scale: float) -> None:
+        """The current values' colour levels and scale, worked out by FillTogether."""
+        self._levels = levels
+        self._scale = scale
+        self._stale = False
+        self._sign_checked = True  # FillTogether looked for negatives
+
+    def _check_sign(self, filled: bool = False) -> None:
+        """Negatives in a layer assumed non-negative switch it to the signed map, for good."""
+        if self._sign_checked:
+            return
+        self._sign_checked = True
+        if self._has_negatives(filled):
+            self._make_signed(repaint=not filled)
+            self._stale = True
+
+    def _make_signed(self, repaint: bool = True) -> None:
+        self._signed = True
+        self._apply_colors(repaint)
+
+    def _values_to_quantise(self) -> np.ndarray | None:
+        """The values shown, flat, when FillTogether may quantise them (a fixed scale is left to fill())."""
+        if self._values is None or self._fixed_scale is not None or self._mosaic is None:
+            return None
+        return self._values.reshape(-1)[: self._mosaic.values]
+
+    def _has_negatives(self, filled: bool) -> bool:
+        values = self._values
+        if values is None or not values.size:
+            return False
+        m = self._mosaic
+        if filled and self._fixed_scale is None and m.values >= values.size:
+            return m.low < 0  # the fill has just seen every value: no second pass over them
+        return float(values.min()) < 0
 
     def value_at(self, tile: int, row: int, col: int) -> float | None:
         if self._values is None:
@@ -157,28 +205,49 @@ class ActivationMaps(QWidget):
             return
         self._mosaic = Mosaic(geometry)
         m = self._mosaic
-        self._image = QImage(m.pixels.data, geometry.width, geometry.height, m.stride, QImage.Format.Format_RGB32)
+        self._image = QImage(m.pixels.data, m.width, m.height, m.stride, QImage.Format.Format_RGB32)
+        origin = self._origin()
+        self._runs = [(QRect(*target).translated(origin), QRect(*source)) for target, source in m.runs]
+        self._gap_rects = [QRect(*gap).translated(origin) for gap in m.gap_columns]
+        self._values_rect = QRect(origin.x(), origin.y(), geometry.width, geometry.height)
+        self._underlay = None
         self._apply_colors()
         self._refill()
         self.setFixedHeight(geometry.height + 2)
         self.updateGeometry()
 
-    def _apply_colors(self) -> None:
+    def _apply_colors(self, repaint: bool = True) -> None:
         if self._mosaic is None:
             return
         palette = self.palette()
         gap = palette.color(self.backgroundRole())
         frame = palette.color(QPalette.ColorRole.Mid)
         self._mosaic.set_colors(theme.color_table(self._signed, theme.is_dark(palette), gap, frame))
-        self.update()
+        self._underlay = None
+        if self._values is not None and self._levels is None:
+            self._stale = True  # the mosaic's own levels may be older than the values (FillTogether)
+        if repaint:  # not from within paintEvent, which paints the new colours itself
+            self.update()
 
     def _refill(self) -> None:
         # The pixels are made when the widget paints: rows scrolled out of view cost nothing.
         self._stale = True
-        self.update()
+        # Only the maps change: the empty rest of the row (often half its width) is not painted again.
+        self.update(self._values_rect)
 
     def _fill_if_stale(self) -> None:
-        if self._stale and self._mosaic is not None:
+        if self._levels is not None and self._mosaic is not None:
+            # Levels of the current values (set_values drops them): only the colours are left to look up.
+            self._mosaic.paint_levels(self._levels)
+            self._levels = None
+            self._stale = False
+            return
+        if not self._stale or self._mosaic is None:
+            return
+        self._scale = self._mosaic.fill(self._values, self._signed, self._fixed_scale)
+        self._stale = False
+        self._check_sign(filled=True)
+        if self._stale:  # it switched to the signed map: quantise again for it
             self._scale = self._mosaic.fill(self._values, self._signed, self._fixed_scale)
             self._stale = False
 
@@ -207,24 +276,41 @@ class ActivationMaps(QWidget):
     def _origin(self) -> QPoint:
         return QPoint(1, 1)
 
+    def _underlay_pixmap(self) -> QPixmap:
+        """Everything but the values: the background, the gaps and the frames around the tiles."""
+        m = self._mosaic
+        ratio = self.devicePixelRatioF()
+        key = (self.width(), self.height(), ratio)  # a new layout or new colours drop the pixmap themselves
+        if self._underlay is None or self._underlay_key != key:
+            pixmap = QPixmap(max(1, round(self.width() * ratio)), max(1, round(self.height() * ratio)))
+            pixmap.setDevicePixelRatio(ratio)
+            pixmap.fill(QColor.fromRgba(m.gap_rgba))
+            painter = QPainter(pixmap)
+            frame = QColor.fromRgba(m.frame_rgba)
+            origin = self._origin()
+            for rect in m.frame_rects():
+                painter.fillRect(QRect(*rect).translated(origin), frame)
+            painter.end()
+            self._underlay, self._underlay_key = pixmap, key
+        return self._underlay
+
     def paintEvent(self, event) -> None:
         self._fill_if_stale()
         painter = QPainter(self)
-        palette = self.palette()
-        origin = self._origin()
-        g = self._mosaic.geometry
-        # Only the margin around the image needs the background: the image covers the rest.
-        background = palette.color(self.backgroundRole())
-        painter.fillRect(QRect(0, 0, self.width(), origin.y()), background)
-        painter.fillRect(QRect(0, origin.y(), origin.x(), g.height), background)
-        painter.fillRect(QRect(origin.x() + g.width, origin.y(), self.width(), g.height), background)
-        painter.fillRect(QRect(0, origin.y() + g.height, self.width(), self.height()), background)
-        painter.drawImage(origin, self._image)
+        painter.drawPixmap(0, 0, self._underlay_pixmap())
+        image = self._image
+        for target, source in self._runs:
+            painter.drawImage(target, image, source)  # nearest neighbour: no smooth transform hint
         m = self._mosaic
-        painter.setBrush(Qt.BrushStyle.NoBrush)
+        if self._gap_rects:  # one call for all of them: a strip may have hundreds of cells
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QColor.fromRgba(m.gap_rgba))
+            painter.drawRects(self._gap_rects)
         marked = self._hover or (self._cursor if self.hasFocus() else None)
         if marked is not None:
-            outline = theme.highlight_outline(palette)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            origin = self._origin()
+            outline = theme.highlight_outline(self.palette())
             tile, row, col = marked
             if self.kind == "maps":
                 x, y, w, h = m.tile_rect(tile)
@@ -311,3 +397,37 @@ class ActivationMaps(QWidget):
         self._cursor = (tile, row, col)
         self.unitHovered.emit(*self._cursor)
         self.update()
+
+
+class FillTogether:
+    """Quantises the values of several ActivationMaps in one go (see LevelBatch); the layer panel keeps one.
+
+    Each widget still looks its colours up when it paints, so rows out of view
+    cost only their share of a few numpy calls.
+    """
+
+    def __init__(self) -> None:
+        self._batch: LevelBatch | None = None
+
+    def fill(self, widgets: list[ActivationMaps]) -> None:
+        ready, flats = [], []
+        for widget in widgets:
+            flat = widget._values_to_quantise()
+            if flat is not None:
+                ready.append(widget)
+                flats.append(flat)
+        if len(ready) < 2:
+            return  # nothing to share: each paints itself
+        sizes = tuple(flat.size for flat in flats)
+        if self._batch is None or self._batch.key != sizes:
+            self._batch = LevelBatch(sizes)
+        extents = self._batch.extents(flats)
+        if extents is None:
+            return  # a value is not finite: each layer fills itself when it paints
+        high, low = extents
+        for widget, smallest in zip(ready, low):
+            if not widget._signed and smallest < 0:
+                widget._make_signed()  # negatives in a layer assumed non-negative: switch maps for good
+        scales = self._batch.quantise(high, low, [widget._signed for widget in ready])
+        for widget, levels, scale in zip(ready, self._batch.views, scales):
+            widget.show_levels(levels, scale)

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QSizePolicy, QVBoxLay
 
 from lenet_gui.core.graph import Layer
 from lenet_gui.ui import layer_text
+from lenet_gui.ui.feature_maps import FillTogether
 from lenet_gui.ui.layer_row import LayerRow
 from lenet_gui.ui.legend import ColorLegend
 
@@ -38,6 +39,7 @@ class LayerPanel(QWidget):
         self._rows: list[LayerRow] = []
         self._tile_size = DEFAULT_TILE_SIZE
         self._layers: list[Layer] = []
+        self._fill = FillTogether()
 
         self.heading = QLabel("Layers", self)
         font = self.heading.font()
@@ -130,6 +132,8 @@ class LayerPanel(QWidget):
             row.show_activation(values)
             if values is not None:
                 row.set_runtime_shape(values.shape)
+        # All layers' colour levels in a few numpy calls, rather than a few per layer.
+        self._fill.fill([row.maps for row in self._rows if row.maps is not None])
 
     # --- view ----------------------------------------------------------------------------------------------
     def tile_size(self) -> int:

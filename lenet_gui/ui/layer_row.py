@@ -39,6 +39,7 @@ class LayerRow(QFrame):
         self._signed = signed
         self._tile_size = tile_size
         self._check = layer_text.check_shape(layer, None)
+        self._runtime_shape = None  # what _check was worked out for
         self.maps: ActivationMaps | None = None
         self.setObjectName(f"layerRow{layer.index}")
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
@@ -132,6 +133,9 @@ class LayerRow(QFrame):
 
     def set_runtime_shape(self, shape) -> None:
         """The shape of the activation onnxruntime returned (None: not known yet)."""
+        if shape == self._runtime_shape:
+            return  # the same every frame while drawing: no need to word the check again
+        self._runtime_shape = shape
         check = layer_text.check_shape(self.layer, shape)
         if check == self._check:
             return

@@ -57,6 +57,7 @@ MODEL_FILTER = "ONNX models (*.onnx)"
 DEFAULT_SIZE = (1360, 860)
 STATUS_MS = 8000
 TIMING_INTERVAL_S = 0.25
+TIMING_TEMPLATE = "Inference 000.00 ms · preprocessing 000.0 ms"  # sets the timing label's width
 
 
 def _caption(text: str, parent: QWidget) -> QLabel:
@@ -187,6 +188,10 @@ class MainWindow(QMainWindow):
         self.timing_label = QLabel("")
         self.timing_label.setObjectName("timing")
         self.timing_label.setAccessibleName("Last inference time")
+        # A fixed width: the text changes a few times a second while drawing, and a
+        # label that may change size makes the status bar lay itself out again.
+        self.timing_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.timing_label.setFixedWidth(self.timing_label.fontMetrics().horizontalAdvance(TIMING_TEMPLATE) + 8)
         self.provider_label = QLabel("")
         self.provider_label.setObjectName("provider")
         self.provider_label.setAccessibleName("Active provider")
@@ -335,10 +340,12 @@ class MainWindow(QMainWindow):
         if now - self._timing_shown_at < TIMING_INTERVAL_S and self.canvas.is_drawing():
             return
         self._timing_shown_at = now
-        self.timing_label.setText(
-            f"Inference {result.seconds * 1000:.2f} ms · preprocessing "
-            f"{self.controller.last_preprocess_seconds * 1000:.1f} ms"
-        )
+        text = (f"Inference {result.seconds * 1000:.2f} ms · preprocessing "
+                f"{self.controller.last_preprocess_seconds * 1000:.1f} ms")
+        needed = self.timing_label.fontMetrics().horizontalAdvance(text) + 8
+        if needed > self.timing_label.maximumWidth():  # longer than the template: widen once
+            self.timing_label.setFixedWidth(needed)
+        self.timing_label.setText(text)
 
     def _inference_failed(self, message: str) -> None:
         self._failure_shown = True

@@ -9,11 +9,14 @@ the padding, and a unit's receptive field can be outlined on it.
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QLineF, QPointF, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QLineF, QPointF, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from lenet_gui.ui import theme
+
+# Opaque RGB32 greys, black to white: grey level → pixel.
+_GREYS = (np.arange(256, dtype=np.uint32) * 0x010101) | 0xFF000000
 
 
 class NetworkInputView(QWidget):
@@ -33,22 +36,28 @@ class NetworkInputView(QWidget):
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, True)  # paints its whole area
         self._size = (32, 32)
         self._field: int | None = 28
-        self._pixels = np.zeros((0, 0), dtype=np.uint8)
+        self._pixels = np.zeros((0, 0), dtype=np.uint32)
+        self._levels = np.zeros((0, 0), dtype=np.intp)
+        self._scratch = np.zeros((0, 0), dtype=np.float32)
         self._image = QImage()
         self._values: np.ndarray | None = None
         self._highlight: tuple[int, int, int, int] | None = None
         self._show_grid = True
-        self._grid: QPixmap | None = None
-        self._grid_key = None
+        # Everything but the pixels is cached: the background and border under the
+        # image, the grid and the MNIST field's dashed frame over it.
+        self._under: QPixmap | None = None
+        self._over: QPixmap | None = None
+        self._cache_key = None
         self.set_view(None)
 
     def set_input_size(self, height: int, width: int, field: int | None) -> None:
         """The model's input size and the MNIST field inside it (None: no frame)."""
         self._size = (height, width)
         self._field = field if field and field < min(height, width) else None
-        self._grid_key = None
+        self._cache_key = None
         self._highlight = None
         self.set_view(None)
+        self.update()  # the image moves and its outline goes: the whole widget
 
     def input_size(self) -> tuple[int, int]:
         return self._size
@@ -62,13 +71,20 @@ class NetworkInputView(QWidget):
             # RGB32: the format QPainter scales fastest (Grayscale8 is converted on every paint).
             self._pixels = np.zeros((height, width), dtype=np.uint32)
             self._image = QImage(self._pixels.data, width, height, width * 4, QImage.Format.Format_RGB32)
+            self._levels = np.zeros((height, width), dtype=np.intp)
         if view is None:
             self._pixels.fill(0xFF000000)
         else:
-            grey = np.clip(view * 255.0 + 0.5, 0, 255).astype(np.uint32)
-            np.bitwise_or(grey * 0x010101, 0xFF000000, out=self._pixels)
+            # Four numpy calls a frame: scale, cap, round into grey levels, look the colours up.
+            kind = view.dtype if view.dtype.kind == "f" else np.dtype(np.float64)
+            if self._scratch.shape != (height, width) or self._scratch.dtype != kind:
+                self._scratch = np.empty((height, width), dtype=kind)  # the view's precision: the same rounding
+            np.multiply(view, 255.0, out=self._scratch)
+            np.minimum(self._scratch, 255.0, out=self._scratch)
+            np.add(self._scratch, 0.5, out=self._levels, casting="unsafe")  # truncates: the +0.5 rounds
+            np.take(_GREYS, self._levels, out=self._pixels, mode="clip")  # below 0: black
         self._values = view
-        self.update()
+        self.update(self.image_rect())  # the background, border and any outline stay as they are
 
     def values(self) -> np.ndarray | None:
         return self._values
@@ -84,6 +100,7 @@ class NetworkInputView(QWidget):
 
     def set_show_grid(self, show: bool) -> None:
         self._show_grid = show
+        self._cache_key = None
         self.update()
 
     def sizeHint(self) -> QSize:
@@ -103,45 +120,63 @@ class NetworkInputView(QWidget):
         w, h = cell * width, cell * height
         return QRect((self.width() - w) // 2, (self.height() - h) // 2, w, h)
 
+    def changeEvent(self, event) -> None:
+        if event.type() == QEvent.Type.PaletteChange:
+            self._cache_key = None
+        super().changeEvent(event)
+
     def paintEvent(self, event) -> None:
-        palette = self.palette()
-        painter = QPainter(self)
-        painter.fillRect(event.rect(), palette.color(QPalette.ColorRole.Window))
         area = self.image_rect()
-        height, width = self._size
-        cell = area.width() / width
+        under, over = self._layers(area)
+        painter = QPainter(self)
+        if not area.contains(event.rect()):  # a new view repaints the image only
+            painter.drawPixmap(0, 0, under)
         painter.drawImage(area, self._image)  # nearest neighbour: no smooth transform hint
-        if self._show_grid and cell >= 6:
-            painter.drawPixmap(area.topLeft(), self._grid_pixmap(area.size(), cell))
-        if self._field:
-            pad_y, pad_x = (height - self._field) / 2, (width - self._field) / 2
-            painter.setPen(QPen(QColor(150, 150, 150, 150), 1, Qt.PenStyle.DashLine))
-            painter.drawRect(QRectF(area.x() + pad_x * cell, area.y() + pad_y * cell,
-                                    self._field * cell, self._field * cell))
-        painter.setPen(QPen(palette.color(QPalette.ColorRole.Mid), 1))
-        painter.drawRect(area.adjusted(-1, -1, 0, 0))
+        if over is not None:
+            painter.drawPixmap(area.topLeft(), over)
         if self._highlight is not None:
-            self._paint_highlight(painter, area, cell, palette)
+            self._paint_highlight(painter, area, area.width() / self._size[1], self.palette())
         painter.end()
 
-    def _grid_pixmap(self, size: QSize, cell: float) -> QPixmap:
-        """Faint lines between input pixels, drawn once per size (many lines cost milliseconds a frame)."""
+    def _layers(self, area: QRect) -> tuple[QPixmap, QPixmap | None]:
+        """The pixmaps under and over the image, redrawn only when the size, scheme or options change."""
         ratio = self.devicePixelRatioF()
-        key = (size.width(), size.height(), ratio)
-        if self._grid_key != key:
-            pixmap = QPixmap(round(size.width() * ratio), round(size.height() * ratio))
-            pixmap.setDevicePixelRatio(ratio)
-            pixmap.fill(Qt.GlobalColor.transparent)
-            painter = QPainter(pixmap)
-            painter.setPen(QPen(QColor(128, 128, 128, 46), 1))
-            height, width = self._size
-            for i in range(1, width):
-                painter.drawLine(QLineF(round(i * cell), 0, round(i * cell), size.height()))
-            for i in range(1, height):
-                painter.drawLine(QLineF(0, round(i * cell), size.width(), round(i * cell)))
+        key = (self.width(), self.height(), area.x(), area.y(), area.width(), area.height(), ratio,
+               self._size, self._field, self._show_grid)
+        if self._cache_key == key:
+            return self._under, self._over
+        palette = self.palette()
+        height, width = self._size
+        cell = area.width() / width
+
+        under = QPixmap(max(1, round(self.width() * ratio)), max(1, round(self.height() * ratio)))
+        under.setDevicePixelRatio(ratio)
+        under.fill(palette.color(QPalette.ColorRole.Window))
+        painter = QPainter(under)
+        painter.setPen(QPen(palette.color(QPalette.ColorRole.Mid), 1))
+        painter.drawRect(area.adjusted(-1, -1, 0, 0))  # just outside the image: the image never covers it
+        painter.end()
+
+        over = None
+        grid = self._show_grid and cell >= 6
+        if grid or self._field:
+            over = QPixmap(max(1, round(area.width() * ratio)), max(1, round(area.height() * ratio)))
+            over.setDevicePixelRatio(ratio)
+            over.fill(Qt.GlobalColor.transparent)
+            painter = QPainter(over)
+            if grid:  # faint lines between input pixels
+                painter.setPen(QPen(QColor(128, 128, 128, 46), 1))
+                for i in range(1, width):
+                    painter.drawLine(QLineF(round(i * cell), 0, round(i * cell), area.height()))
+                for i in range(1, height):
+                    painter.drawLine(QLineF(0, round(i * cell), area.width(), round(i * cell)))
+            if self._field:
+                pad_y, pad_x = (height - self._field) / 2, (width - self._field) / 2
+                painter.setPen(QPen(QColor(150, 150, 150, 150), 1, Qt.PenStyle.DashLine))
+                painter.drawRect(QRectF(pad_x * cell, pad_y * cell, self._field * cell, self._field * cell))
             painter.end()
-            self._grid, self._grid_key = pixmap, key
-        return self._grid
+        self._under, self._over, self._cache_key = under, over, key
+        return under, over
 
     def _paint_highlight(self, painter: QPainter, area: QRect, cell: float, palette: QPalette) -> None:
         y0, x0, y1, x1 = self._highlight

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt
-from PySide6.QtGui import QFont, QFontMetrics, QPainter, QPalette, QStaticText
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette, QPixmap, QStaticText
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from lenet_gui.ui import theme
@@ -13,7 +13,12 @@ BAR_ROW_HEIGHT = 19
 
 
 class ProbabilityBars(QWidget):
-    """Ten (or as many as the model has) horizontal bars, the winner in the accent colour."""
+    """Ten (or as many as the model has) horizontal bars, the winner in the accent colour.
+
+    What does not change from frame to frame (background, class labels, empty
+    tracks) is painted once into a pixmap; a frame draws that, the bars, the
+    percentages and the winner's label in bold.
+    """
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -23,13 +28,21 @@ class ProbabilityBars(QWidget):
         self._labels: list[str] = [str(i) for i in range(10)]
         self._probabilities: np.ndarray | None = None
         self._winner: int | None = None
-        self._texts: dict[tuple[str, bool], QStaticText] = {}
+        # (text, bold) → laid-out text, its width and its offset from the row's top.
+        self._texts: dict[tuple[str, bool], tuple[QStaticText, float, float]] = {}
+        self._fonts: tuple[QFont, QFont] | None = None  # regular, bold
+        self._backdrop: QPixmap | None = None
+        self._backdrop_key = None
+        self._label_width = 0
+        self._track_width = 0.0
+        self._colors: dict[str, QColor] = {}
         self._update_height()
 
     def set_labels(self, labels: list[str]) -> None:
         self._labels = list(labels)
         self._probabilities = None
         self._winner = None
+        self._backdrop = None
         self._update_height()
         self.update()
 
@@ -59,62 +72,111 @@ class ProbabilityBars(QWidget):
         metrics = QFontMetrics(self.font())
         return QSize(metrics.horizontalAdvance("9 100.0 %") + 80, self.height())
 
-    def _static(self, text: str, bold: bool) -> QStaticText:
+    def _font(self, bold: bool) -> QFont:
+        if self._fonts is None:
+            regular, heavy = QFont(self.font()), QFont(self.font())
+            heavy.setBold(True)
+            self._fonts = (regular, heavy)
+        return self._fonts[bold]
+
+    def _static(self, text: str, bold: bool) -> tuple[QStaticText, float, float]:
         """Laid-out text, kept: drawStaticText is many times faster than drawText per frame."""
         key = (text, bold)
-        static = self._texts.get(key)
-        if static is None:
+        entry = self._texts.get(key)
+        if entry is None:
             static = QStaticText(text)
             static.setTextFormat(Qt.TextFormat.PlainText)
-            font = QFont(self.font())
-            font.setBold(bold)
-            static.prepare(font=font)
-            self._texts[key] = static
-        return static
+            static.prepare(font=self._font(bold))
+            size = static.size()
+            entry = self._texts[key] = (static, size.width(), (BAR_ROW_HEIGHT - size.height()) / 2)
+        return entry
 
     def _draw_text(self, painter: QPainter, text: str, bold: bool, right: float, top: float) -> None:
-        static = self._static(text, bold)
-        size = static.size()
-        font = QFont(self.font())
-        font.setBold(bold)
-        painter.setFont(font)
-        painter.drawStaticText(QPointF(right - size.width(), top + (BAR_ROW_HEIGHT - size.height()) / 2), static)
+        # The painter's font must already be the one the text was prepared with.
+        static, width, offset = self._static(text, bold)
+        painter.drawStaticText(QPointF(right - width, top + offset), static)
 
     def changeEvent(self, event) -> None:
-        if event.type() == QEvent.Type.FontChange:
+        kind = event.type()
+        if kind == QEvent.Type.FontChange:
             self._texts.clear()
+            self._fonts = None
+            self._backdrop = None
+        elif kind == QEvent.Type.PaletteChange:
+            self._backdrop = None
         super().changeEvent(event)
 
-    def paintEvent(self, event) -> None:
-        palette = self.palette()
-        painter = QPainter(self)
-        painter.fillRect(event.rect(), palette.color(QPalette.ColorRole.Window))
+    def _track_rect(self, i: int) -> QRectF:
         metrics = QFontMetrics(self.font())
-        label_width = max(metrics.horizontalAdvance(label) for label in self._labels) + 10
         percent_width = metrics.horizontalAdvance("100.0 %") + 8
-        bar_width = max(10, self.width() - label_width - percent_width)
-        accent = theme.accent_color(palette)
+        bar_width = max(10, self.width() - self._label_width - percent_width)
+        return QRectF(self._label_width, 2 + i * BAR_ROW_HEIGHT + 4, bar_width, BAR_ROW_HEIGHT - 8)
+
+    def _backdrop_pixmap(self) -> QPixmap:
+        """Background, labels in regular weight and the empty tracks: redrawn on resize, font or palette change."""
+        ratio = self.devicePixelRatioF()
+        key = (self.width(), self.height(), ratio, tuple(self._labels))
+        if self._backdrop is not None and self._backdrop_key == key:
+            return self._backdrop
+        palette = self.palette()
+        metrics = QFontMetrics(self.font())
+        self._label_width = max(metrics.horizontalAdvance(label) for label in self._labels) + 10
+        text = palette.color(QPalette.ColorRole.WindowText)
+        other = QColor(text)
+        other.setAlpha(110)
+        # The colours a frame needs, looked up once per palette rather than per frame.
+        self._colors = {
+            "window": palette.color(QPalette.ColorRole.Window), "text": text, "other": other,
+            "accent": theme.accent_color(palette), "dim": palette.color(QPalette.ColorRole.PlaceholderText),
+        }
+        pixmap = QPixmap(max(1, round(self.width() * ratio)), max(1, round(self.height() * ratio)))
+        pixmap.setDevicePixelRatio(ratio)
+        pixmap.fill(self._colors["window"])
+        painter = QPainter(pixmap)
         track = palette.color(QPalette.ColorRole.Mid)
         track.setAlpha(70)
-        other = palette.color(QPalette.ColorRole.WindowText)
-        other.setAlpha(110)
-        text = palette.color(QPalette.ColorRole.WindowText)
-        dim = palette.color(QPalette.ColorRole.PlaceholderText)
+        painter.setPen(text)
+        painter.setFont(self._font(False))
         for i, label in enumerate(self._labels):
             top = 2 + i * BAR_ROW_HEIGHT
-            winner = i == self._winner
-            painter.setPen(text)
-            self._draw_text(painter, label, winner, label_width - 6, top)
-            bar = QRectF(label_width, top + 4, bar_width, BAR_ROW_HEIGHT - 8)
-            painter.setPen(Qt.PenStyle.NoPen)
-            painter.fillRect(bar, track)
-            if self._probabilities is not None and i < len(self._probabilities):
-                p = float(self._probabilities[i])
+            self._draw_text(painter, label, False, self._label_width - 6, top)
+            painter.fillRect(self._track_rect(i), track)
+        painter.end()
+        self._backdrop, self._backdrop_key = pixmap, key
+        self._track_width = self._track_rect(0).width()
+        return pixmap
+
+    def paintEvent(self, event) -> None:
+        painter = QPainter(self)
+        painter.drawPixmap(0, 0, self._backdrop_pixmap())
+        colors = self._colors
+        probabilities = self._probabilities
+        winner = self._winner if self._winner is not None and 0 <= self._winner < len(self._labels) else None
+        values = []
+        if probabilities is not None:
+            count = min(len(self._labels), len(probabilities))
+            values = probabilities[:count].tolist()  # Python floats: cheaper than numpy scalars in the loop
+            left, bar_width = self._label_width, self._track_width
+            accent, other = colors["accent"], colors["other"]
+            for i, p in enumerate(values):
                 if p > 0.0005:
-                    painter.fillRect(QRectF(bar.x(), bar.y(), max(2.0, bar.width() * p), bar.height()),
-                                     accent if winner else other)
-                painter.setPen(text if winner else dim)
-                self._draw_text(painter, f"{p * 100:.1f} %", winner, self.width(), top)
+                    bar = QRectF(left, 2 + i * BAR_ROW_HEIGHT + 4, max(2.0, bar_width * p), BAR_ROW_HEIGHT - 8)
+                    painter.fillRect(bar, accent if i == winner else other)
+            right = self.width()
+            painter.setFont(self._font(False))  # all regular text first: switching fonts is not free
+            painter.setPen(colors["dim"])
+            for i, p in enumerate(values):
+                if i != winner:
+                    self._draw_text(painter, f"{p * 100:.1f} %", False, right, 2 + i * BAR_ROW_HEIGHT)
+        if winner is not None:
+            # The backdrop has the label in regular weight: cover it, then write it in bold.
+            top = 2 + winner * BAR_ROW_HEIGHT
+            painter.fillRect(QRectF(0, top, self._label_width, BAR_ROW_HEIGHT), colors["window"])
+            painter.setFont(self._font(True))
+            painter.setPen(colors["text"])
+            self._draw_text(painter, self._labels[winner], True, self._label_width - 6, top)
+            if winner < len(values):
+                self._draw_text(painter, f"{values[winner] * 100:.1f} %", True, self.width(), top)
         painter.end()
 
 

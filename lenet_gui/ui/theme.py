@@ -19,8 +19,8 @@ from lenet_gui.ui.mosaic import LEVELS
 
 SCHEMES = ("system", "light", "dark")
 
-# Heatmaps (Format_Indexed8) use indexes 0..253 for values, 254 for the frame
-# around each tile and 255 for the background between tiles (see mosaic.py).
+# Heatmap colour tables: indexes 0..253 for values, 254 for the frame around
+# each tile and 255 for the background between tiles (see mosaic.py).
 
 # Anchors (position, RGB) of the colour maps; positions run 0..1.
 # Non-negative activations: black through violet and orange to pale yellow, so
