@@ -4,7 +4,10 @@ Qt must run offscreen in tests: without a display the default platform plugin
 aborts the process before pytest can print anything.
 """
 
+import atexit
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -23,9 +26,9 @@ def data_dir() -> Path:
 # Tests never read or write the real user's settings (the autosaved drawing, recent
 # files): every run gets a settings folder of its own; `settings_dir` gives a test a
 # fresh one.
-import tempfile  # noqa: E402
-
-os.environ["LENET_GUI_SETTINGS_DIR"] = tempfile.mkdtemp(prefix="lenet-gui-test-settings-")
+_SESSION_SETTINGS = tempfile.mkdtemp(prefix="lenet-gui-test-settings-")
+os.environ["LENET_GUI_SETTINGS_DIR"] = _SESSION_SETTINGS
+atexit.register(shutil.rmtree, _SESSION_SETTINGS, ignore_errors=True)
 os.environ.pop("LENET_GUI_COLOR_SCHEME", None)
 
 
