@@ -496,23 +496,21 @@ class MainWindow(QMainWindow):
 
     def export_png(self, path: str) -> bool:
         """The drawing as a PNG: dark ink on white, twice the canvas size."""
-        path = str(path)
-        if not path.lower().endswith(".png"):
-            path += ".png"
-        if not self.canvas.render_image(scale=2.0).save(path, "PNG"):
-            self.show_error("Cannot save the PNG", f"{path} could not be written")
-            return False
-        self.show_status(f"Saved {Path(path).name}")
-        return True
+        return self._save_png(self.canvas.render_image(scale=2.0), path, "Cannot save the PNG", "Saved {}")
 
     def export_layer_panel(self, path: str) -> bool:
+        return self._save_png(
+            self.layer_panel.render_image(), path, "Cannot export the layer panel", "Exported the layer panel to {}"
+        )
+
+    def _save_png(self, image, path: str, failure_title: str, success: str) -> bool:
         path = str(path)
         if not path.lower().endswith(".png"):
             path += ".png"
-        if not self.layer_panel.render_image().save(path, "PNG"):
-            self.show_error("Cannot export the layer panel", f"{path} could not be written")
+        if not image.save(path, "PNG"):
+            self.show_error(failure_title, f"{path} could not be written")
             return False
-        self.show_status(f"Exported the layer panel to {Path(path).name}")
+        self.show_status(success.format(Path(path).name))
         return True
 
     def _start_folder(self) -> str:
