@@ -93,15 +93,6 @@ class Prepared:
 # --- strokes ---------------------------------------------------------------------
 
 
-def clean_strokes(strokes) -> list[np.ndarray]:
-    """Strokes as float64 arrays of shape (n, 2), without NaN/inf/absurd points."""
-    points, stroke_ids = _points(strokes)
-    if not len(points):
-        return []
-    cuts = np.flatnonzero(stroke_ids[1:] != stroke_ids[:-1]) + 1
-    return np.split(points, cuts)
-
-
 def _points(strokes) -> tuple[np.ndarray, np.ndarray]:
     """Every usable point as one (n, 2) float64 array, with the index of its stroke.
 

@@ -438,31 +438,33 @@ class MainWindow(QMainWindow):
         return self.open_image(path)
 
     def open_drawing(self, path: str) -> bool:
-        try:
-            drawing = load_drawing(path)
-        except DrawingError as exc:
-            self.show_error("Cannot open the drawing", f"{exc}\n\nYour drawing is unchanged.")
-            return False
-        except Exception as exc:  # a reader bug must not cost the drawing on screen
-            self.show_error("Cannot open the drawing", f"{Path(path).name}: cannot be read as a drawing "
-                                                       f"({type(exc).__name__})\n\nYour drawing is unchanged.")
+        drawing = self._read_file(path, load_drawing, DrawingError, "drawing")
+        if drawing is None:
             return False
         self.canvas.set_drawing(drawing, f"Open {Path(path).name}")
         self._opened(path, f"Opened the drawing {Path(path).name} ({len(drawing.strokes)} strokes)")
         return True
 
     def open_image(self, path: str) -> bool:
-        try:
-            self.canvas.set_backdrop_image(str(path))
-        except ImageError as exc:
-            self.show_error("Cannot open the image", f"{exc}\n\nYour drawing is unchanged.")
-            return False
-        except Exception as exc:  # a reader bug must not cost the drawing on screen
-            self.show_error("Cannot open the image", f"{Path(path).name}: cannot be read as an image "
-                                                     f"({type(exc).__name__})\n\nYour drawing is unchanged.")
+        def show_behind_strokes(p: str) -> bool:
+            self.canvas.set_backdrop_image(str(p))
+            return True
+
+        if self._read_file(path, show_behind_strokes, ImageError, "image") is None:
             return False
         self._opened(path, f"Opened the image {Path(path).name}; strokes you draw go on top of it")
         return True
+
+    def _read_file(self, path: str, read, expected: type[Exception], kind: str):
+        """``read(path)``, or None after one message; the drawing on screen stays as it was."""
+        try:
+            return read(path)
+        except expected as exc:
+            detail = str(exc)
+        except Exception as exc:  # a reader bug must not cost the drawing on screen
+            detail = f"{Path(path).name}: cannot be read as {'an' if kind[0] in 'aeiou' else 'a'} {kind} ({type(exc).__name__})"
+        self.show_error(f"Cannot open the {kind}", f"{detail}\n\nYour drawing is unchanged.")
+        return None
 
     def _opened(self, path: str, message: str) -> None:
         self.document_path = str(Path(path).resolve())
