@@ -22,6 +22,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
+from lenet_gui.core import ops
 from lenet_gui.core import preprocess
 from lenet_gui.core.drawing import Drawing
 from lenet_gui.core.errors import ModelError, ProviderError
@@ -33,7 +34,7 @@ PROVIDERS = ("auto", "cpu", "cuda")
 ORT_NAMES = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
 DISPLAY_NAMES = {"CPUExecutionProvider": "CPU", "CUDAExecutionProvider": "CUDA"}
 # Ops whose outputs are bookkeeping, not activations worth drawing.
-NOT_ACTIVATIONS = {"Constant", "Shape", "Size", "ConstantOfShape", "Range"}
+NOT_ACTIVATIONS = ops.not_activations()  # Constant, Shape, Size, ConstantOfShape, Range
 
 ort.set_default_logger_severity(3)  # onnxruntime's own warnings are not for end users
 

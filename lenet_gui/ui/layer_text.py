@@ -11,59 +11,23 @@ import json
 import re
 from dataclasses import dataclass
 
+from lenet_gui.core import ops
 from lenet_gui.core.graph import Layer
 
 TIMES = "×"
 
-OP_TITLES = {
-    "Conv": "Convolution",
-    "ConvTranspose": "Transposed convolution",
-    "MaxPool": "Max pooling",
-    "AveragePool": "Average pooling",
-    "LpPool": "Lp pooling",
-    "GlobalAveragePool": "Global average pooling",
-    "GlobalMaxPool": "Global max pooling",
-    "Gemm": "Fully connected",
-    "MatMul": "Matrix product",
-    "Relu": "ReLU",
-    "LeakyRelu": "Leaky ReLU",
-    "Sigmoid": "Sigmoid",
-    "Tanh": "Tanh",
-    "Softmax": "Softmax",
-    "LogSoftmax": "Log-softmax",
-    "Flatten": "Flatten",
-    "Reshape": "Reshape",
-    "BatchNormalization": "Batch normalisation",
-    "Dropout": "Dropout",
-    "Add": "Add",
-    "Mul": "Multiply",
-    "Sub": "Subtract",
-    "Div": "Divide",
-    "Concat": "Concatenate",
-}
+# Titles, formula lines, main rows and sign behaviour come from the op registry.
+OP_TITLES = ops.titles()
 
 # What an element-wise op does to each value, for the one-line rows.
-ELEMENTWISE_FORMULAS = {
-    "Relu": "max(0, x) on every value",
-    "LeakyRelu": "x, or α·x below 0, on every value",
-    "Sigmoid": "1 / (1 + e^−x) on every value",
-    "Tanh": "tanh(x) on every value",
-    "Softmax": "e^x / Σ e^x: values that sum to 1",
-    "LogSoftmax": "log of the softmax",
-    "Dropout": "passes values through (inference)",
-    "Identity": "passes values through",
-}
+ELEMENTWISE_FORMULAS = ops.elementwise_formulas()
 
 # Ops whose rows get the full treatment (hyper-parameters, formula, parameters).
-MAIN_OPS = {
-    "Conv", "ConvTranspose", "MaxPool", "AveragePool", "LpPool", "GlobalAveragePool", "GlobalMaxPool",
-    "GlobalLpPool", "Gemm", "MatMul", "BatchNormalization", "InstanceNormalization", "LayerNormalization",
-}
+MAIN_OPS = ops.main_ops()
 
 # Outputs that cannot be negative when their input cannot; used to pick colour maps.
-_NON_NEGATIVE_OPS = {"Relu", "Sigmoid", "Softmax", "Abs", "Exp", "Sqrt", "HardSigmoid", "Softplus"}
-_KEEPS_SIGN_OPS = {"MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "Flatten", "Reshape",
-                   "Identity", "Dropout", "Squeeze", "Unsqueeze", "Transpose", "Concat", "Resize", "Upsample"}
+_NON_NEGATIVE_OPS = ops.ops_with_sign(ops.SIGN_NON_NEGATIVE)
+_KEEPS_SIGN_OPS = ops.ops_with_sign(ops.SIGN_KEEPS)
 
 
 def shape_text(shape) -> str:
