@@ -80,3 +80,11 @@ def test_wheel_ships_the_model_and_runs_from_another_folder(tmp_path):
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=elsewhere, env=env)
     assert run.returncode == 0, run.stderr
     assert "28" in run.stdout
+
+
+def test_every_package_in_the_source_tree_is_listed_for_the_wheel():
+    # setuptools ships only the packages pyproject.toml names; a new subpackage
+    # left out would be missing from an installed app.
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "lenet_gui").rglob("__init__.py")}
+    assert found and sorted(found - listed) == []
