@@ -123,6 +123,11 @@ class Layer:
         return self.name or f"{self.op} #{self.index}"
 
 
+def _rule(node: onnx.NodeProto) -> ops.OpRule | None:
+    """The registry's rule for a node of the default ONNX domain; None for other domains and unknown ops."""
+    return ops.rule_for(node.op_type) if node.domain in ("", "ai.onnx") else None
+
+
 # ---------------------------------------------------------------------------
 # topological order
 
@@ -294,7 +299,9 @@ class _Analyzer:
     def _analyze_node(self, index: int, node: onnx.NodeProto) -> Layer:
         label = f"Layer '{node.name}' ({node.op_type})" if node.name else f"Layer {node.op_type} #{index}"
         ins = [self.tensors.get(name) if name else None for name in node.input]
-        call = Call(node, ins, attributes_with_defaults(node, self.opset), self.opset)
+        default_domain = node.domain in ("", "ai.onnx")
+        attrs = attributes_with_defaults(node, self.opset) if default_domain else _attrs(node)
+        call = Call(node, ins, attrs, self.opset)
         # Static: computed from initializers and constants only, never from the image.
         static = node.op_type == "Constant" or (bool(node.input) and all(t is None or t.static for t in ins))
         try:
@@ -364,7 +371,7 @@ class _Analyzer:
             return 0, "weights shared with an earlier layer" if shared else ""
         text = " + ".join(parts)
         text = f"{text} = {total}" if text != str(total) else str(total)
-        rule = ops.rule_for(node.op_type) if node.domain in ("", "ai.onnx") else None
+        rule = _rule(node)
         note = rule.params_note(ins) if rule is not None and rule.params_note is not None else ""
         if note:
             text += f" ({note})"
@@ -436,7 +443,7 @@ class _Analyzer:
 
     def _shape(self, call: Call) -> _Out:
         node = call.node
-        rule = ops.rule_for(node.op_type) if node.domain in ("", "ai.onnx") else None
+        rule = _rule(node)
         if rule is None:
             return self._fallback(node, call.ins)
         out = rule.shape(call)
@@ -447,7 +454,7 @@ class _Analyzer:
     def _fold(self, call: Call, out: _Out) -> list[np.ndarray] | None:
         """Values of a node's outputs when they can be known without the image."""
         node, ins = call.node, call.ins
-        rule = ops.rule_for(node.op_type) if node.domain in ("", "ai.onnx") else None
+        rule = _rule(node)
         if rule is None or rule.fold is None:
             return None
         if rule.fold_from_shapes:

@@ -84,10 +84,9 @@ def _schema_defaults(op_type: str, opset: int) -> tuple[tuple[str, Any], ...]:
     except onnx.defs.SchemaError:
         # An op newer than the model's opset (or an opset of 0): its first
         # version's defaults are the best guess there is.
-        versions = [s for s in onnx.defs.get_all_schemas_with_history() if s.name == op_type and not s.domain]
-        if not versions:
+        schema = _first_versions().get(op_type)
+        if schema is None:
             return ()
-        schema = min(versions, key=lambda s: s.since_version)
     defaults = []
     for name, attribute in schema.attributes.items():
         if attribute.required or not attribute.default_value.type:
@@ -99,6 +98,16 @@ def _schema_defaults(op_type: str, opset: int) -> tuple[tuple[str, Any], ...]:
             value = float(str(np.float32(value)))
         defaults.append((name, value))
     return tuple(defaults)
+
+
+@lru_cache(maxsize=1)
+def _first_versions() -> dict[str, Any]:
+    """The first schema of every op in the default domain."""
+    first: dict[str, Any] = {}
+    for schema in onnx.defs.get_all_schemas_with_history():
+        if not schema.domain and (schema.name not in first or schema.since_version < first[schema.name].since_version):
+            first[schema.name] = schema
+    return first
 
 
 def schema_defaults(op_type: str, opset: int) -> dict[str, Any]:

@@ -14,7 +14,7 @@ FAMILIES = ("conv", "pool", "dense", "elementwise", "normalisation", "shape_ops"
 
 # How a unit's receptive field on the input image follows from its inputs'.
 RF_SLIDING = "sliding"  # a window over the spatial axes: r + (k_eff − 1)·j, jump·s
-RF_SAME = "same"  # unit i sees what input unit i sees (element-wise, per-unit)
+RF_SAME = "same"  # unit i sees what input unit i sees (element-wise; none once Slice cuts the image's axes)
 RF_MERGE = "merge"  # the union of the inputs' fields (broadcasting combinations)
 RF_REGROUP = "regroup"  # axes moved or renamed; whole image once data moves between axes
 RF_DENSE = "dense"  # every unit sees the whole image (fully connected, reductions)
@@ -24,7 +24,7 @@ RF_KINDS = (RF_SLIDING, RF_SAME, RF_MERGE, RF_REGROUP, RF_DENSE, RF_NONE)
 # What the op does to signs, for colour maps and for explaining products.
 SIGN_ANY = "any"  # the output may be negative whatever the input
 SIGN_NON_NEGATIVE = "non_negative"  # never negative (ReLU, sigmoid, softmax, norms)
-SIGN_KEEPS = "keeps"  # non-negative whenever its (first) input is (pooling, moving data)
+SIGN_KEEPS = "keeps"  # non-negative whenever its data inputs are (pooling, moving data, tanh)
 SIGN_KINDS = (SIGN_ANY, SIGN_NON_NEGATIVE, SIGN_KEEPS)
 
 NOT_EXPLAINED_YET = "not explained yet"

@@ -15,7 +15,7 @@ RULES = [
            param_inputs=(1, 2)),
     # Divides by a positive amount: signs stay, but a neighbour's value lowers it.
     OpRule("LRN", "normalisation", "Local response normalisation", shape.lrn,
-           formula="x / (k + α/n·Σ x² over n neighbouring channels)^β", receptive_field=RF_SAME, sign=SIGN_KEEPS),
+           formula="x / (k + α·mean of x² over n channels)^β", receptive_field=RF_SAME, sign=SIGN_KEEPS),
     OpRule("MeanVarianceNormalization", "normalisation", "Mean-variance normalisation", shape.mean_variance,
            formula="(x − mean)/√var over the given axes", receptive_field=RF_SAME),
 ]
