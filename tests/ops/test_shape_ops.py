@@ -77,6 +77,9 @@ FOLDED = [
     Case("Concat", [A, A], [4, 3], "join on axis 0: 2 + 2 = 4 → 4×3", attrs={"axis": 0}, constant=True,
          name="folded"),
     Case("Slice", [A, i64(1), i64(3), i64(1)], [2, 2], "slice 2×3 → 2×2", constant=True, name="folded"),
+    # Backwards from before the start: ONNX takes the first value, where Python's [-5:-5:-1] takes none.
+    Case("Slice", [f32([1, 2, 3]), i64(-5), i64(-5), i64(0), i64(-1)], [1], "slice 3 → 1", constant=True,
+         name="folded-backwards"),
     Case("Gather", [A, i64(2, 0)], [2, 2], "pick 2 of 3 along axis 1 → 2×2", attrs={"axis": 1}, constant=True,
          name="folded"),
     Case("Expand", [f32([1, 2, 3]), i64(2, 3)], [2, 3], "expand 3 → 2×3", constant=True, name="folded"),

@@ -41,11 +41,13 @@ def pad(call: Call) -> Out:
     out = list(x)
     parts = []
     begins = {}
+    mode = call.attr("mode")
     for i, axis in enumerate(axes):
         before, after = pads[i], pads[i + len(axes)]
         out[axis] = x[axis] + before + after
         if out[axis] < 0:
             raise ShapeError(f"pads {before} and {after} remove more than the {x[axis]} pixels of axis {axis}")
+        _check_copied_padding(mode, axis, x[axis], before, after)
         begins[axis] = before
         if before or after:
             parts.append(f"axis {axis}: {x[axis]} + {before} + {after} = {out[axis]}")
@@ -53,7 +55,24 @@ def pad(call: Call) -> Out:
     rf = call.ins[0].rf
     if isinstance(rf, dict):
         rf = {a: (e[0], e[1], e[2], e[3] - begins.get(a, 0) * e[2]) for a, e in rf.items()}
-    return Out([out], formula, {"pads": pads, "mode": call.attr("mode")}, rf=rf)
+    return Out([out], formula, {"pads": pads, "mode": mode}, rf=rf)
+
+
+def _check_copied_padding(mode: str, axis: int, size: int, before: int, after: int) -> None:
+    """Edge and reflect padding copy input values, so some must be left after negative pads (a crop).
+
+    Reflect mirrors without repeating the border value: at most (values left − 1)
+    on each side, as onnxruntime enforces.
+    """
+    if mode not in ("edge", "reflect"):
+        return
+    left = size + min(before, 0) + min(after, 0)
+    if left < 1:
+        raise ShapeError(f"{mode} padding copies values, but pads {before} and {after} leave none of the "
+                         f"{size} on axis {axis}")
+    if mode == "reflect" and max(before, after) > left - 1:
+        raise ShapeError(f"reflect padding mirrors at most {left - 1} of the {left} values on axis {axis}, "
+                         f"pads {before} and {after} ask for more")
 
 
 def flatten(call: Call) -> Out:
@@ -240,10 +259,26 @@ def slice_op(call: Call) -> Out:
         axis = norm_axis(axis, len(x))
         if step == 0:
             raise ShapeError("a slice step cannot be 0")
-        out[axis] = len(range(*slice(start, end, step).indices(x[axis])))
+        chosen = onnx_slice(x[axis], start, end, step)
+        out[axis] = len(range(*chosen.indices(x[axis])))
     data = not call.ins[0].static
     return Out([out], f"slice {show(x, data)} → {show(out, data)}",
                 rf=call.ins[0].rf if out[2:] == x[2:] else None)
+
+
+def onnx_slice(size: int, start: int, end: int, step: int) -> slice:
+    """The Python slice that picks what ONNX Slice picks on an axis of ``size``.
+
+    ONNX clamps differently from Python for a negative step: a start before the
+    axis becomes 0 (the first value is taken), where Python takes nothing.
+    """
+    start = start + size if start < 0 else start
+    end = end + size if end < 0 else end
+    if step > 0:
+        return slice(min(max(start, 0), size), min(max(end, 0), size), step)
+    start = min(max(start, 0), size - 1)
+    end = min(max(end, -1), size - 1)
+    return slice(start, None if end < 0 else end, step)
 
 
 def split(call: Call) -> Out:
@@ -368,7 +403,9 @@ def resize(call: Call) -> Out:
         how = f"sizes {sizes}"
     elif scales is not None:
         for axis, scale in zip(axes, scales):
-            out[axis] = int(math.floor(x[axis] * scale))
+            # In float32, as onnxruntime multiplies: 10·0.7 is 6.99999988 in double
+            # arithmetic (0.7 stored as float32) but rounds to 7.0 in float32.
+            out[axis] = int(math.floor(np.float32(x[axis]) * np.float32(scale)))
         how = f"scales {scales}"
     else:
         raise ShapeError("neither scales nor sizes is given")
@@ -442,7 +479,8 @@ def fold_slice(call: Call, values, out: Out):
         steps = v[4].ravel() if len(v) > 4 and v[4] is not None else [1] * len(starts)
     index = [slice(None)] * v[0].ndim
     for start, end, axis, step in zip(starts, ends, axes, steps):
-        index[int(axis)] = slice(int(start), int(end), int(step))
+        axis = int(axis) % v[0].ndim
+        index[axis] = onnx_slice(v[0].shape[axis], int(start), int(end), int(step))
     return [v[0][tuple(index)]]
 
 
