@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lenet_gui.core.errors import ShapeError
-from tests.ops.cases import Case, analysed, feeds, session
+from tests.ops.cases import Case, Data, analysed, feeds, session
 
 GENERATED = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 BIG = 2**62  # the "to the end" bound exporters write
@@ -165,3 +165,62 @@ def test_resize_scale_products_round_as_onnxruntime_s_float_arithmetic(scale, si
                 [1, 1, expected, expected], "")
     assert analysed(case).output_shape == case.shape
     assert list(session(case).run(None, feeds(case, np.random.default_rng(0)))[0].shape) == case.shape
+
+
+@GENERATED
+@given(st.data())
+def test_reshape_with_copied_and_inferred_sizes(data):
+    x = data.draw(shapes())
+    total = int(np.prod(x))
+    target = []
+    remaining = total
+    for position in range(data.draw(st.integers(1, 4))):
+        choice = data.draw(st.sampled_from(["copy", "infer", "factor"]))
+        if choice == "copy" and position < len(x):
+            target.append(0)
+        elif choice == "infer" and -1 not in target:
+            target.append(-1)
+        else:
+            factors = [f for f in range(1, remaining + 1) if remaining % f == 0]
+            size = data.draw(st.sampled_from(factors))
+            target.append(size)
+            remaining //= size
+    compare(Case("Reshape", [x, i64(target)], [], ""))
+
+
+@GENERATED
+@given(st.data())
+def test_broadcasting_and_matrix_products(data):
+    op = data.draw(st.sampled_from(["Add", "Mul", "Where", "MatMul", "Gemm"]))
+    if op == "Gemm":
+        m, k, n = (data.draw(st.integers(1, 5)) for _ in range(3))
+        trans_a, trans_b = data.draw(st.sampled_from([0, 1])), data.draw(st.sampled_from([0, 1]))
+        a = [k, m] if trans_a else [m, k]
+        b = np.ones([n, k] if trans_b else [k, n], np.float32)
+        bias = np.ones(data.draw(st.sampled_from([[n], [1, n], [m, n], [1], []])), np.float32)
+        compare(Case(op, [a, b, bias], [], "", attrs={"transA": trans_a, "transB": trans_b}))
+        return
+    x = data.draw(shapes())
+    # The other operand: same rank or shorter, each size the same, 1, or (rarely) different.
+    other = [data.draw(st.sampled_from([d, 1, d + 1])) for d in x[len(x) - data.draw(st.integers(1, len(x))):]]
+    if op == "MatMul":
+        other = other[:-1] + [x[-1]] + [data.draw(st.integers(1, 4))] if len(other) >= 2 else [x[-1]]
+        compare(Case(op, [x, other], [], ""))
+    elif op == "Where":
+        compare(Case(op, [Data(other, np.bool_), x, [x[-1]]], [], ""))
+    else:
+        compare(Case(op, [x, other], [], ""))
+
+
+@GENERATED
+@given(st.data())
+def test_arg_extremes_and_depth_space(data):
+    op = data.draw(st.sampled_from(["ArgMax", "ArgMin", "DepthToSpace", "SpaceToDepth"]))
+    if op.startswith("Arg"):
+        x = data.draw(shapes())
+        attrs = {"axis": data.draw(st.integers(-len(x), len(x) - 1)), "keepdims": data.draw(st.sampled_from([0, 1]))}
+        compare(Case(op, [x], [], "", attrs=attrs))
+    else:
+        block = data.draw(st.integers(1, 3))
+        x = [1] + [data.draw(st.integers(1, 3)) * data.draw(st.sampled_from([1, block, block * block])) for _ in range(3)]
+        compare(Case(op, [x], [], "", attrs={"blocksize": block}))
