@@ -104,7 +104,7 @@ def nhwc_model(path):
     x = n.add("Add", [x, n.weight((3, 1, 1))], name="shift")
     x = n.add("Sigmoid", [x], name="sigmoid")
     x = n.add("GlobalAveragePool", [x], name="gap")
-    x = n.add("Reshape", [x, n.const(np.array([1, -1], dtype=np.int64))], name="reshape")
+    x = n.add("Reshape", [x, n.const(np.array([0, -1], dtype=np.int64))], name="reshape")
     x = n.add("MatMul", [x, n.weight((3, 10))], name="matmul")
     x = n.add("Add", [x, n.weight((10,), 0.1)], name="bias")
     return n.save(path, x)
