@@ -42,7 +42,8 @@ def add_explain_parser(sub) -> None:
     e.add_argument("--model", dest="explain_model", help="ONNX model (default: the shipped LeNet-5)")
     e.add_argument("--provider", dest="explain_provider", choices=["auto", "cpu", "cuda"], default="auto")
     e.add_argument("--layer", help="a layer name as `lenet-gui shapes --json` prints it (e.g. c3.conv; "
-                                   "c3 alone means the first layer named c3.*)")
+                                   "c3 alone means the first layer named c3.*), or 'probabilities' for how a "
+                                   "probability bar comes from the logits")
     e.add_argument("--unit", help=UNIT_HELP)
     e.add_argument("--evidence", action="store_true", help="print the occlusion evidence map instead")
     e.add_argument("--class", dest="class_name", metavar="CLASS",
@@ -133,6 +134,8 @@ def cmd_explain(args) -> int:
         if args.evidence:
             return _evidence(args, session, result, explain, format_evidence)
         explainer = explain.Explainer(session.model, graph.analyze(session.model))
+        if args.layer == explain.PROBABILITIES and args.layer not in {explain.layer_id(x) for x in explainer.layers}:
+            return _probability(args, explainer, result, format_explanation)
         name, note = resolve_layer(explainer, args.layer)
         layer = explainer.layer(name)
         output = result.activations.get(layer.output)
@@ -161,6 +164,21 @@ def cmd_explain(args) -> int:
         print(json.dumps(data, ensure_ascii=False, default=_plain))
     else:
         print(format_explanation(e, _axes_text(layer, output.shape)))
+    return 0
+
+
+def _probability(args, explainer, result, format_explanation) -> int:
+    try:
+        unit = parse_unit(args.unit) if args.unit is not None else (result.digit,)
+        if len(unit) != 1:
+            raise LenetGuiError("--unit for probabilities is one class index, counted from 0")
+        e = explainer.explain_probability(result, unit[0])
+    except LenetGuiError as exc:
+        return _error(str(exc))
+    if args.json:
+        print(json.dumps(e.to_json(), ensure_ascii=False))
+    else:
+        print(format_explanation(e, "class, counted from 0"))
     return 0
 
 

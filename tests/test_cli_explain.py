@@ -126,3 +126,15 @@ def test_help_says_units_count_from_zero():
     out = subprocess.run([sys.executable, "-m", "lenet_gui", "explain", "--help"], capture_output=True, text=True,
                          timeout=120).stdout
     assert "counted from 0" in " ".join(out.split()) and "--evidence" in out and "--layer" in out
+
+
+def test_probabilities_pseudo_layer(capsys, run7):
+    _, result = run7
+    code, out, _ = explain(capsys, "--layer", "probabilities", "--unit", "3", "--json")
+    data = json.loads(out)
+    assert code == 0 and data["layer"] == "probabilities" and data["agrees"] is True
+    assert data["value"] == pytest.approx(float(result.probabilities[3]), rel=1e-5)
+    code, out, _ = explain(capsys, "--layer", "probabilities")
+    assert code == 0 and "unit [7]" in out.splitlines()[0] and "probability = " in out
+    code, _, err = explain(capsys, "--layer", "probabilities", "--unit", "10")
+    assert code == 2 and "classes 0–9" in err

@@ -24,13 +24,16 @@ from onnx import numpy_helper
 from lenet_gui.core import arithmetic, graph, preprocess
 from lenet_gui.core.errors import LenetGuiError
 from lenet_gui.core.explain_context import ExplainContext, NotExplained, Source, opset, shape_text
-from lenet_gui.core.explanation import Evidence, Explanation
+from lenet_gui.core.explanation import Evidence, Explanation, Step, Term
 from lenet_gui.core.ops.conv import explain as conv_explain
 from lenet_gui.core.ops.dense import explain as dense_explain
 from lenet_gui.core.ops.elementwise import explain as elementwise_explain
 from lenet_gui.core.ops.normalisation import explain as normalisation_explain
 from lenet_gui.core.ops.pool import explain as pool_explain
 from lenet_gui.core.ops.shape_ops import explain as shape_ops_explain
+
+# The app's probability bars, explained by ``Explainer.explain_probability``.
+PROBABILITIES = "probabilities"
 
 RULE_MODULES = (conv_explain, pool_explain, dense_explain, elementwise_explain, normalisation_explain,
                 shape_ops_explain)
@@ -101,6 +104,7 @@ class Explainer:
         self._side = None  # onnxruntime session for tensors a run's activations do not hold whole
         self._side_cache: tuple[int, dict[str, np.ndarray]] | None = None
         self._image_size = self._network_size(image)
+        self._class_output = _class_output(model)
 
     # --- layers -----------------------------------------------------------------------
     def layer(self, layer_name: str) -> graph.Layer:
@@ -171,6 +175,30 @@ class Explainer:
         if explanation.explained and explanation.input_box is None:
             explanation.input_box = self._input_box(layer, unit, explanation.kind)
         return explanation
+
+    def explain_probability(self, result, class_index: int) -> Explanation:
+        """How the probability bar of one class came from the logits (layer ``PROBABILITIES``).
+
+        A model whose output is already a Softmax is explained as that layer;
+        otherwise this is the softmax the app applies, checked against the
+        probabilities the session returned.
+        """
+        from lenet_gui.core.ops.normalisation.explain import softmax_working
+
+        logits = np.asarray(result.logits, dtype=np.float64).ravel()
+        if not 0 <= int(class_index) < logits.size:
+            raise ExplainError(f"class {class_index} does not exist: this model has classes 0–{logits.size - 1}")
+        k = int(class_index)
+        producer = self.producers.get(self._class_output)
+        if producer is not None and producer.op == "Softmax":
+            return self.explain(result, layer_id(producer), (k,))
+        value, steps, rows = softmax_working(logits, k)
+        source = layer_id(producer) if producer is not None else None
+        terms = sorted((Term(1.0, float(z), source, (i,)) for i, z in enumerate(logits)), key=lambda t: -t.value)
+        steps.insert(0, Step("the model gives logits; the app turns them into probabilities with softmax"))
+        return Explanation(PROBABILITIES, "Softmax", (k,), value=value,
+                           runtime_value=float(result.probabilities[k]), kind="softmax", rows=rows, terms=terms,
+                           steps=steps, window={"axis_size": int(logits.size), "position": k})
 
     def _input_box(self, layer: graph.Layer, unit, kind: str):
         rf = layer.rf
@@ -293,6 +321,15 @@ def _image_input(model: onnx.ModelProto, initializers) -> onnx.ValueInfoProto | 
     inputs = [i for i in model.graph.input if i.name not in initializers]
     images = [i for i in inputs if len(i.type.tensor_type.shape.dim) >= 3]
     return images[0] if images else (inputs[0] if inputs else None)
+
+
+def _class_output(model: onnx.ModelProto) -> str | None:
+    """The scores output, chosen as ModelSession chooses it."""
+    preferred = {p.key: p.value for p in model.metadata_props}.get("logits_output")
+    outputs = [o for o in model.graph.output if o.type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+               and len(o.type.tensor_type.shape.dim) == 2]
+    chosen = [o for o in outputs if o.name == preferred] or outputs
+    return chosen[0].name if chosen else None
 
 
 def _check_unit(name: str, unit: tuple[int, ...], shape: tuple[int, ...]) -> None:

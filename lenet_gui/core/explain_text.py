@@ -13,6 +13,7 @@ DISAGREE = "✗"
 RAMP = " .:-=+*#%@"
 AGAINST = "~"  # blanking here raises the probability: evidence against the class
 GRID_GAP = "   "
+MAX_WIDTH = 120  # characters; wider rows of grids are stacked
 
 
 def _cell(value: float, padding: bool, highlight: bool) -> str:
@@ -38,6 +39,11 @@ def format_grids(rows: list[list[Grid]]) -> list[str]:
     lines: list[str] = []
     for row in rows:
         blocks = [_grid_lines(g) for g in row]
+        if sum(len(b[0]) for b in blocks) + len(GRID_GAP) * (len(blocks) - 1) > MAX_WIDTH:
+            for b in blocks:  # too wide side by side: one under another
+                lines.extend(line.rstrip() for line in b)
+                lines.append("")
+            continue
         height = max(len(b) for b in blocks)
         for i in range(height):
             parts = [b[i] if i < len(b) else " " * len(b[0]) for b in blocks]
@@ -88,12 +94,13 @@ def format_explanation(e: Explanation, unit_axes: str = "") -> str:
     for step in e.steps:
         lines.append(step.text)
     lines.append("")
+    source = "the probability shown" if e.layer == "probabilities" else "onnxruntime"
     if e.runtime_value is None:
-        lines.append("onnxruntime's value for this unit is not known")
+        lines.append(f"{source}'s value for this unit is not known")
     elif e.agrees:
-        lines.append(f"onnxruntime: {num(e.runtime_value)}  {AGREE} agrees (within {e.tolerance:g} relative)")
+        lines.append(f"{source}: {num(e.runtime_value)}  {AGREE} agrees (within {e.tolerance:g} relative)")
     else:
-        lines.append(f"onnxruntime: {num(e.runtime_value)}  {DISAGREE} the working gives {num(e.value)}: they "
+        lines.append(f"{source}: {num(e.runtime_value)}  {DISAGREE} the working gives {num(e.value)}: they "
                      f"disagree (beyond {e.tolerance:g} relative)")
     return "\n".join(lines)
 
