@@ -15,6 +15,7 @@ mean drop in the class's probability over the squares that cover it.
 from __future__ import annotations
 
 import functools
+import weakref
 from typing import Any
 
 import numpy as np
@@ -407,8 +408,63 @@ def _occluded_probabilities(session, tensor: np.ndarray, patch: int, stride: int
         raise ExplainError(f"an evidence square of {patch} pixels does not fit the {h}×{w} input")
     positions, _ = occlusion_grid(h, w, patch, stride)
     batch = occluded_batch(x[0], background_tensor(spec), positions, patch, spec.channels_last)
-    probabilities = session.predict_batch(batch)
+    probabilities = logits_only(session).probabilities(batch)
     return probabilities[0], probabilities[1:]
+
+
+class LogitsOnly:
+    """The model with only its class output: one onnxruntime run per batch, fused as far as onnxruntime can.
+
+    The app's session makes every activation a graph output, which stops
+    onnxruntime fusing Conv with ReLU and costs about 1.8× on a 226-image
+    batch; evidence needs the class scores only. Models with a fixed batch size
+    use the session's own ``predict_batch``.
+    """
+
+    def __init__(self, session):
+        import onnxruntime as ort
+
+        self.app = session
+        self.session = None
+        if session.spec.batch is not None:
+            return
+        model = onnx.ModelProto()
+        model.CopyFrom(session.model)
+        keep = [o for o in model.graph.output if o.name == session.class_output.name]
+        del model.graph.output[:]
+        model.graph.output.extend(keep)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = session.session.get_session_options().intra_op_num_threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        try:
+            self.session = ort.InferenceSession(model.SerializeToString(), options,
+                                                providers=session.session.get_providers())
+        except Exception:  # whatever stops this copy, the app's session still works
+            self.session = None
+
+    def probabilities(self, batch: np.ndarray) -> np.ndarray:
+        if self.session is None:
+            return self.app.predict_batch(batch)
+        name = self.session.get_inputs()[0].name
+        scores = self.session.run(None, {name: np.ascontiguousarray(batch, dtype=np.float32)})[0]
+        scores = np.asarray(scores, dtype=np.float64)
+        if self.app.outputs_are_probabilities:
+            return scores / scores.sum(axis=1, keepdims=True)
+        scores = scores - scores.max(axis=1, keepdims=True)
+        e = np.exp(scores)
+        return e / e.sum(axis=1, keepdims=True)
+
+
+_LOGITS_ONLY: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def logits_only(session) -> LogitsOnly:
+    """The logits-only runner for a ModelSession, made once per session."""
+    runner = _LOGITS_ONLY.get(session)
+    if runner is None or runner.app is not session:
+        runner = _LOGITS_ONLY[session] = LogitsOnly(session)
+    return runner
 
 
 def _evidence_for(session, base, occluded, class_index: int, patch: int, stride: int) -> Evidence:
