@@ -71,3 +71,11 @@ def bench_explain_unit(reps: int) -> list[Row]:
 
 def run(quick: bool) -> list[Row]:
     return bench_evidence(30 if quick else 300) + bench_explain_unit(30 if quick else 300)
+
+
+if __name__ == "__main__":  # python -m benchmarks.bench_explain [--quick]
+    import sys
+
+    from benchmarks.report import text_table
+
+    print(text_table(run("--quick" in sys.argv)))

@@ -346,7 +346,10 @@ def conv_settings(draw):
     stride = [draw(st.integers(1, 3)) for _ in range(nd)]
     pads = [draw(st.integers(0, 3)) for _ in range(2 * nd)]
     group = draw(st.sampled_from([1, 2]))
-    return nd, kernel, dilation, stride, pads, group
+    auto_pad = draw(st.sampled_from(["NOTSET", "NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"]))
+    if auto_pad.startswith("SAME"):
+        dilation = [1] * nd  # onnxruntime refuses dilated SAME convolutions
+    return nd, kernel, dilation, stride, pads, group, auto_pad
 
 
 def _signal_model(tmp_path, nd, build):
@@ -388,14 +391,15 @@ def _all_units_agree(session, explainer, digit, layer, rng, count=30):
 @FEW
 @given(conv_settings(), st.integers(0, 300))
 def test_conv_settings_agree_with_onnxruntime(tmp_path_factory, cfg, which):
-    nd, kernel, dilation, stride, pads, group = cfg
+    nd, kernel, dilation, stride, pads, group, auto_pad = cfg
     channels = 2 if nd == 1 else 4
+    padding = {"pads": pads} if auto_pad == "NOTSET" else {"auto_pad": auto_pad}
 
     def build(inits):
         inits["w"] = np.random.default_rng(1).normal(size=[4, channels // group] + kernel).astype(np.float32)
         inits["b"] = np.linspace(-1, 1, 4).astype(np.float32)
         return [helper.make_node("Conv", ["r", "w", "b"], ["y"], name="conv", kernel_shape=kernel, strides=stride,
-                                 dilations=dilation, pads=pads, group=group)]
+                                 dilations=dilation, group=group, **padding)]
 
     session, explainer = _signal_model(tmp_path_factory.mktemp("conv"), nd, build)
     _all_units_agree(session, explainer, DIGITS[which], "conv", np.random.default_rng(which))
@@ -409,17 +413,22 @@ def pool_settings(draw):
     stride = [draw(st.integers(1, 3)) for _ in range(nd)]
     pads = [draw(st.integers(0, k - 1)) for k in kernel] + [draw(st.integers(0, k - 1)) for k in kernel]
     dilation = [draw(st.integers(1, 2)) for _ in range(nd)]
-    return nd, op, kernel, stride, pads, dilation, draw(st.booleans()), draw(st.booleans())
+    auto_pad = draw(st.sampled_from(["NOTSET", "NOTSET", "NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"]))
+    if auto_pad.startswith("SAME"):
+        dilation = [1] * nd
+        stride = [min(s, k) for s, k in zip(stride, kernel)]  # else onnxruntime's padding is negative, refused
+    return nd, op, kernel, stride, pads, dilation, draw(st.booleans()), draw(st.booleans()), auto_pad
 
 
 @FEW
 @given(pool_settings(), st.integers(0, 300))
 def test_pool_settings_agree_with_onnxruntime(tmp_path_factory, cfg, which):
-    nd, op, kernel, stride, pads, dilation, ceil_mode, include_pad = cfg
+    nd, op, kernel, stride, pads, dilation, ceil_mode, include_pad, auto_pad = cfg
 
     def build(inits):
         extra = {"count_include_pad": int(include_pad)} if op == "AveragePool" else {}
-        return [helper.make_node(op, ["r"], ["y"], name="pool", kernel_shape=kernel, strides=stride, pads=pads,
+        extra.update({"pads": pads} if auto_pad == "NOTSET" else {"auto_pad": auto_pad})
+        return [helper.make_node(op, ["r"], ["y"], name="pool", kernel_shape=kernel, strides=stride,
                                  dilations=dilation, ceil_mode=int(ceil_mode), **extra)]
 
     session, explainer = _signal_model(tmp_path_factory.mktemp("pool"), nd, build)
