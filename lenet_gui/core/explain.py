@@ -102,6 +102,7 @@ class Explainer:
                     self.consumers.setdefault(name, []).append(layer)
         self._opset = opset(model)
         self._folded: dict[str, np.ndarray] | None = None
+        self._constants: dict[str, np.ndarray | None] = {}
         self._side = None  # onnxruntime session for tensors a run's activations do not hold whole
         self._side_cache: tuple[int, dict[str, np.ndarray]] | None = None
         self._image_size = self._network_size(image)
@@ -127,7 +128,8 @@ class Explainer:
         if layer is None:
             return False, f"there is no layer named '{layer_name}'"
         if layer.output in self._static or layer.constant:
-            return False, "this layer is worked out from the weights alone; it does not depend on the drawing"
+            return False, ("this layer is worked out from the weights alone (or from shapes); "
+                           "it does not depend on the drawing")
         node = self._nodes.get(layer.index)
         if node is None or node.domain not in ("", "ai.onnx"):
             return False, f"{layer.op} is a custom op; its arithmetic is not known here"
@@ -242,15 +244,28 @@ class Explainer:
         return get
 
     def _constant(self, name: str) -> np.ndarray | None:
+        """A weight as float64, read once (stepping through units reads the same kernel again and again)."""
+        if name in self._constants:
+            return self._constants[name]
+        value = None
         if name in self._initializers:
             try:
-                return numpy_helper.to_array(self._initializers[name]).astype(np.float64)
+                value = numpy_helper.to_array(self._initializers[name]).astype(np.float64)
             except (ValueError, TypeError):
-                return None
-        if self._folded is None:
-            self._folded = self._fold()
-        value = self._folded.get(name)
-        return None if value is None else np.asarray(value).astype(np.float64)
+                value = None
+        else:
+            if self._folded is None:
+                self._folded = self._fold()
+            folded = self._folded.get(name)
+            if folded is not None:
+                try:
+                    value = np.asarray(folded).astype(np.float64)
+                except (ValueError, TypeError):
+                    value = None
+        if value is not None:
+            value.setflags(write=False)
+        self._constants[name] = value
+        return value
 
     def _fold(self) -> dict[str, np.ndarray]:
         """Values of weight-only subgraphs (Constant, Transpose of a weight …), by the ONNX reference evaluator."""
