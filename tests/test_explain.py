@@ -485,3 +485,53 @@ def test_probability_bars_are_the_softmax_of_the_logits(lenet, small_models, dig
     result = session.predict_drawing(digits[7].drawing())
     e = explainer.explain_probability(result, 4)
     assert e.layer == "softmax" and e.agrees and e.value == pytest.approx(float(result.probabilities[4]), rel=1e-5)
+
+
+def test_dense_sources_walk_back_through_flatten_to_channel_row_column(small_models, digits):
+    session, explainer = small_models["features"]
+    result = session.predict_drawing(digits[11].drawing())
+    leaky = result.activations["leaky"]
+    assert leaky.ndim == 3 and min(leaky.shape) > 1  # a real (channel, row, column) map before the Flatten
+    for j in range(10):
+        e = explainer.explain(result, "scores", (j,))
+        assert e.agrees
+        for t in e.terms:
+            assert t.source_layer == "leaky" and len(t.source_unit) == 3
+            assert t.value == pytest.approx(float(leaky[t.source_unit]))
+
+
+def test_padding_terms_are_marked(tmp_path):
+    session, explainer = _tiny(tmp_path, [
+        helper.make_node("Conv", ["x", "w", "b"], ["c"], name="conv", pads=[1, 1, 0, 0], strides=[2, 2]),
+        helper.make_node("Flatten", ["c"], ["out"], name="flat")], {"w": KERNEL, "b": [0.5]})
+    e = explainer.explain(_run(session, THREE), "conv", (0, 0, 0))
+    padded = sorted(t.source_unit for t in e.terms if t.padding)
+    assert padded == [(0, -1, -1), (0, -1, 0), (0, 0, -1)]
+    assert all(t.value == 0 for t in e.terms if t.padding)
+
+
+@pytest.mark.parametrize("op", ["Softmax", "LogSoftmax"])
+def test_softmax_before_opset_13_runs_over_everything_from_the_axis(tmp_path, op):
+    """Opset 11 Softmax(axis=1) on N×C×H×W normalises over all C·H·W values, not over C."""
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv"),
+             helper.make_node(op, ["c"], ["s"], name="softmax", axis=1),
+             helper.make_node("Flatten", ["s"], ["out"], name="flat")]
+    w = np.array([[[[1, 0], [-1, 2]]], [[[0.5, 0.5], [0, -1]]]], np.float32)
+    session, explainer = _tiny(tmp_path, nodes, {"w": w}, classes=8, opset=11)
+    result = _run(session, np.asarray(THREE, np.float32) / 9)
+    c = result.activations["c"].astype(np.float64)
+    for unit in [(0, 0, 0), (1, 1, 0), (1, 1, 1)]:
+        e = explainer.explain(result, "softmax", unit)
+        assert e.agrees and e.window["axis_size"] == 8
+        expected = np.exp(c[unit]) / np.exp(c).sum()
+        assert e.value == pytest.approx(float(np.log(expected)) if op == "LogSoftmax" else float(expected), rel=1e-6)
+
+
+def test_element_wise_units_on_a_map_carry_their_receptive_field(lenet, digits):
+    session, explainer = lenet
+    result = session.predict_drawing(digits[12].drawing())
+    conv = explainer.explain(result, "c3.conv", (2, 7, 1))
+    relu = explainer.explain(result, "c3.relu", (2, 7, 1))
+    assert relu.input_box == conv.input_box == (14, 2, 14, 14)
+    assert explainer.explain(result, "f6.relu", (3,)).input_box is None
+    assert explainer.explain(result, "f6.gemm", (3,)).input_box == (0, 0, 32, 32)

@@ -207,7 +207,7 @@ class Explainer:
         rf = layer.rf
         if rf is None or len(rf.size) != 2 or self._image_size is None:
             return None
-        if kind in ("conv", "pool") and len(unit) == 3:
+        if len(unit) == 3 and (kind in ("conv", "pool") or self._channels_first_map(layer)):
             box = arithmetic.receptive_box(rf, unit[1], unit[2])
         elif kind == "dense":
             box = arithmetic.receptive_box(rf, 0, 0)
@@ -215,6 +215,18 @@ class Explainer:
             return None
         y0, x0, y1, x1 = arithmetic.clip_box(box, *self._image_size)
         return y0, x0, y1 - y0, x1 - x0
+
+    def _channels_first_map(self, layer: graph.Layer) -> bool:
+        """True for an element-wise layer whose units are (channel, row, column) of a conv or pool map."""
+        seen = 0
+        while layer is not None and seen < len(self.layers):
+            if layer.op in _MAP_MAKERS:
+                return True
+            if layer.op not in _MAP_KEEPERS or not layer.inputs:
+                return False
+            layer = self.producers.get(layer.inputs[0])
+            seen += 1
+        return False
 
     # --- values -----------------------------------------------------------------------
     def _unbatched(self, name: str) -> bool:
@@ -331,6 +343,15 @@ class Explainer:
         except LenetGuiError:
             return None
         return spec.height, spec.width
+
+
+# Layers whose output is a channel-first map, and element-wise layers that keep the layout.
+_MAP_MAKERS = {"Conv", "MaxPool", "AveragePool", "LpPool"}
+_MAP_KEEPERS = {
+    "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Elu", "Selu", "Celu", "Softplus", "Softsign", "HardSigmoid",
+    "HardSwish", "Clip", "PRelu", "BatchNormalization", "InstanceNormalization", "Add", "Sub", "Mul", "Div",
+    "Identity", "Dropout", "Abs", "Neg", "Exp", "Sqrt", "Mish", "Gelu", "ThresholdedRelu",
+}
 
 
 def _image_input(model: onnx.ModelProto, initializers) -> onnx.ValueInfoProto | None:
