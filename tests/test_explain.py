@@ -71,6 +71,11 @@ def _check_every_layer(session, explainer, result, rng, units=UNITS_PER_LAYER) -
             assert e.runtime_value == pytest.approx(float(activation[unit]))
             assert e.agrees, f"{layer.name} ({layer.op}) {unit}: explained {e.value}, onnxruntime {e.runtime_value}"
             assert e.steps, f"{layer.name}: no working shown"
+            if e.steps[-1].text.startswith("then "):  # the activation that follows: checked against its layer
+                after = explainer.layer(e.steps[-1].text.split(" ")[1])
+                assert e.steps[-1].value == pytest.approx(float(result.activations[after.output][unit]),
+                                                          rel=1e-4, abs=1e-4), e.steps[-1].text
+                seen.add("then " + after.op)
         seen.add(layer.op)
     return seen
 
@@ -82,15 +87,18 @@ def test_lenet_every_layer_agrees_on_pen_digits(lenet, digits):
     for digit in digits[::60][:6]:
         result = session.predict_drawing(digit.drawing())
         ops |= _check_every_layer(session, explainer, result, rng)
-    assert ops == {"Conv", "Relu", "MaxPool", "Flatten", "Gemm"}
+    assert ops == {"Conv", "Relu", "MaxPool", "Flatten", "Gemm", "then Relu"}
 
 
 @pytest.mark.parametrize("name", sorted(BUILDERS))
 def test_small_models_every_layer_agrees(small_models, digits, name):
     session, explainer = small_models[name]
     rng = np.random.default_rng(2)
+    seen = set()
     for digit in (digits[5], digits[77]):
-        _check_every_layer(session, explainer, session.predict_drawing(digit.drawing()), rng)
+        seen |= _check_every_layer(session, explainer, session.predict_drawing(digit.drawing()), rng)
+    if name == "nhwc":
+        assert "then Tanh" in seen
 
 
 def test_every_explained_op_has_an_example_case(small_models, lenet):
