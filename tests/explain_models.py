@@ -167,10 +167,13 @@ def misc_model(path):
     x = n.add("MatMul", [x, n.weight((8, 6))], name="mm")
     x = n.add("LayerNormalization", [x, n.weight((6,), positive=True), n.weight((6,), 0.1)], name="lnorm")
     x = n.add("Sigmoid", [x], name="sig")
+    # A chain of unary ops on values kept in range; ops with attributes here take their defaults.
     for op in ("Exp", "Log", "Sqrt", "Reciprocal", "Erf", "Sin", "Cos", "Celu", "Softsign", "HardSwish", "Mish",
-               "Gelu", "Selu", "ThresholdedRelu", "Sign", "Floor", "Ceil"):
+               "Gelu", "Selu", "LeakyRelu", "HardSigmoid", "Elu", "ThresholdedRelu", "Sign", "Floor", "Ceil"):
         kwargs = {"alpha": 0.1} if op == "ThresholdedRelu" else {}
-        x = n.add(op, [x], name=op.lower(), **kwargs)
+        if op == "LeakyRelu":
+            x = n.add("Sub", [x, n.const(np.array(0.6, np.float32))], name="below_zero")
+        x = n.add(op, [x], name=f"chain_{op.lower()}", **kwargs)
         if op in ("Sign", "Floor", "Ceil"):
             x = n.add("Add", [x, n.const(np.array(0.5, np.float32))], name=f"after_{op.lower()}")
     x = n.add("Pow", [x, n.const(np.array(2.0, np.float32))], name="pow")
