@@ -225,13 +225,18 @@ def test_unknown_layer_and_bad_units_are_one_clear_error(lenet, digits):
 def _tiny(tmp_path, nodes, inits, in_shape=(1, 1, 3, 3), out="out", classes=4, opset=17):
     g = helper.make_graph(nodes, "tiny", [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(in_shape))],
                           [helper.make_tensor_value_info(out, TensorProto.FLOAT, [1, classes])],
-                          [numpy_helper.from_array(np.asarray(v, np.float32), k) for k, v in inits.items()])
+                          [numpy_helper.from_array(_typed(v), k) for k, v in inits.items()])
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
     m.ir_version = 8
     path = tmp_path / "tiny.onnx"
     onnx.save_model(m, str(path))
     session = ModelSession(path)
     return session, Explainer(session.model, graph.analyze(session.model))
+
+
+def _typed(value) -> np.ndarray:
+    value = np.asarray(value)
+    return value if value.dtype.kind == "i" else value.astype(np.float32)
 
 
 def _run(session, x):
@@ -543,3 +548,19 @@ def test_element_wise_units_on_a_map_carry_their_receptive_field(lenet, digits):
     assert relu.input_box == conv.input_box == (14, 2, 14, 14)
     assert explainer.explain(result, "f6.relu", (3,)).input_box is None
     assert explainer.explain(result, "f6.gemm", (3,)).input_box == (0, 0, 32, 32)
+
+
+@pytest.mark.parametrize("mode", ["constant", "reflect", "edge", "wrap"])
+def test_pad_modes_say_which_input_unit_fills_the_padding(tmp_path, mode):
+    nodes = [helper.make_node("Pad", ["x", "pads", "value"], ["p"], name="pad", mode=mode),
+             helper.make_node("Flatten", ["p"], ["out"], name="flat")]
+    inits = {"value": np.array(-1.5, np.float32), "pads": np.array([0, 0, 2, 1, 0, 0, 1, 2], np.int64)}
+    session, explainer = _tiny(tmp_path, nodes, inits, classes=6 * 6, opset=19)
+    result = _run(session, THREE)
+    out = result.activations["p"]
+    assert out.shape == (1, 6, 6)
+    for unit in np.ndindex(out.shape):
+        e = explainer.explain(result, "pad", unit)
+        assert e.agrees, (unit, e.steps)
+    corner = explainer.explain(result, "pad", (0, 0, 0))
+    assert (corner.terms == []) == (mode == "constant")
