@@ -16,7 +16,8 @@ def bench_evidence(reps: int) -> list[Row]:
     """explain.evidence / evidence_all on LeNet-5 next to onnxruntime on the same batch, logits only."""
     import onnxruntime as ort
 
-    from lenet_gui.core import explain, preprocess
+    from lenet_gui.core import evidence as explain
+    from lenet_gui.core import preprocess
     from lenet_gui.core.session import ModelSession
 
     session = ModelSession(provider="cpu", threads=1)

@@ -10,7 +10,6 @@ exit code 2.
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import sys

@@ -235,8 +235,10 @@ def _tiny(tmp_path, nodes, inits, in_shape=(1, 1, 3, 3), out="out", classes=4, o
 
 
 def _typed(value) -> np.ndarray:
-    value = np.asarray(value)
-    return value if value.dtype.kind == "i" else value.astype(np.float32)
+    """int64 arrays stay as they are (shapes, pads); everything else is a float32 weight."""
+    if isinstance(value, np.ndarray) and value.dtype == np.int64:
+        return value
+    return np.asarray(value, np.float32)
 
 
 def _run(session, x):
