@@ -141,6 +141,8 @@ def misc_model(path):
     """The remaining element-wise, normalisation and shape ops, on small tensors."""
     n = Net("misc", opset=20)
     x = n.add("Conv", ["image", n.weight((2, 1, 3, 3)), n.weight((2,), 0.1)], name="c1", strides=[2, 2])
+    x = n.add("ConvTranspose", [x, n.weight((2, 2, 2, 2)), n.weight((2,), 0.1)], name="deconv", strides=[2, 2],
+              pads=[0, 0, 1, 1])
     x = n.add("InstanceNormalization", [x, n.weight((2,), positive=True), n.weight((2,), 0.1)], name="inorm")
     x = n.add("Softplus", [x], name="softplus")
     x = n.add("Pad", [x, n.const(np.array([0, 0, 1, 2, 0, 0, 0, 1], dtype=np.int64)),

@@ -333,6 +333,7 @@ def test_hand_checked_gemm_and_softmax(tmp_path):
 
 
 def test_ops_without_a_rule_and_weight_only_layers_say_why(tmp_path):
+    """Also: a weight made inside the graph (a Transpose of an initializer) is folded for the next layer."""
     nodes = [
         helper.make_node("Transpose", ["w_t"], ["w"], name="weights", perm=[1, 0, 2, 3]),
         helper.make_node("ConvTranspose", ["x", "w"], ["c"], name="deconv"),
@@ -343,8 +344,7 @@ def test_ops_without_a_rule_and_weight_only_layers_say_why(tmp_path):
     result = _run(session, THREE)
     ok, reason = explainer.can_explain("weights")
     assert not ok and "weights alone" in reason
-    ok, reason = explainer.can_explain("deconv")
-    assert not ok and "ConvTranspose is not explained" in reason
+    assert explainer.explain(result, "deconv", (0, 1, 2)).agrees  # its weights come from the folded Transpose
     e = explainer.explain(result, "hardmax", (0, 1, 1))
     assert not e.explained and e.agrees is None and "Hardmax" in e.reason and e.runtime_value is not None
     assert explainer.explain(result, "flat", (5,)).agrees  # the next layer is explained all the same
@@ -566,3 +566,31 @@ def test_pad_modes_say_which_input_unit_fills_the_padding(tmp_path, mode):
         assert e.agrees, (unit, e.steps)
     corner = explainer.explain(result, "pad", (0, 0, 0))
     assert (corner.terms == []) == (mode == "constant")
+
+
+@st.composite
+def conv_transpose_settings(draw):
+    nd = draw(st.sampled_from([1, 2]))
+    kernel = [draw(st.integers(1, 4)) for _ in range(nd)]
+    stride = [draw(st.integers(1, 3)) for _ in range(nd)]
+    dilation = [draw(st.integers(1, 2)) for _ in range(nd)]
+    pads = [draw(st.integers(0, k - 1)) for k in kernel] * 2
+    output_padding = [draw(st.integers(0, s - 1)) for s in stride]
+    return nd, kernel, stride, dilation, pads, output_padding, draw(st.sampled_from([1, 2]))
+
+
+@FEW
+@given(conv_transpose_settings(), st.integers(0, 300))
+def test_conv_transpose_settings_agree_with_onnxruntime(tmp_path_factory, cfg, which):
+    nd, kernel, stride, dilation, pads, output_padding, group = cfg
+    channels = 2 if nd == 1 else 4
+
+    def build(inits):
+        inits["w"] = np.random.default_rng(4).normal(size=[channels, 4 // group] + kernel).astype(np.float32)
+        inits["b"] = np.linspace(-1, 1, 4).astype(np.float32)
+        return [helper.make_node("ConvTranspose", ["r", "w", "b"], ["y"], name="deconv", kernel_shape=kernel,
+                                 strides=stride, dilations=dilation, pads=pads, output_padding=output_padding,
+                                 group=group)]
+
+    session, explainer = _signal_model(tmp_path_factory.mktemp("deconv"), nd, build)
+    _all_units_agree(session, explainer, DIGITS[which], "deconv", np.random.default_rng(which))
