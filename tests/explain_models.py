@@ -160,6 +160,16 @@ def misc_model(path):
     x = n.add("PRelu", [x, n.weight((4, 1, 1), 0.2)], name="prelu")
     x = n.add("Identity", [x], name="identity")
     x = n.add("Dropout", [x], name="dropout")
+    r = n.add("ReduceMean", [x, n.const(np.array([3], dtype=np.int64))], name="reducemean", keepdims=1)
+    r = n.add("ReduceL2", [r, n.const(np.array([-2], dtype=np.int64))], name="reducel2", keepdims=1)
+    x = n.add("Add", [x, r], name="add_reduced")
+    for op in ("ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceSumSquare", "ReduceLogSum",
+               "ReduceLogSumExp"):  # over the 4 channels, of values in (0, 1): results of size about 1
+        t = n.add(op, [n.add("Sigmoid", [x], name=f"positive_{op.lower()}"), n.const(np.array([1], np.int64))],
+                  name=op.lower(), keepdims=0)
+        t = n.add("Unsqueeze", [t, n.const(np.array([1], np.int64))], name=f"back_{op.lower()}")
+        x = n.add("Add", [x, n.add("Mul", [t, n.const(np.array(0.1, np.float32))], name=f"scaled_{op.lower()}")],
+                  name=f"plus_{op.lower()}")
     x = n.add("Unsqueeze", [x, n.const(np.array([2], dtype=np.int64))], name="unsqueeze")
     x = n.add("Squeeze", [x, n.const(np.array([2], dtype=np.int64))], name="squeeze")
     g = n.add("GlobalLpPool", [x], name="glp", p=2)
