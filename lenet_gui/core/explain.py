@@ -18,18 +18,12 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from lenet_gui.core import arithmetic, graph
+from lenet_gui.core import arithmetic, graph, ops
 from lenet_gui.core.errors import LenetGuiError
 # The explain API: evidence is importable from here too.
 from lenet_gui.core.evidence import background_tensor, evidence, evidence_all, logits_only, occlusion_grid
 from lenet_gui.core.explain_context import ExplainContext, ExplainError, NotExplained, Source, opset, shape_text
 from lenet_gui.core.explanation import Explanation, Step, Term
-from lenet_gui.core.ops.conv import explain as conv_explain
-from lenet_gui.core.ops.dense import explain as dense_explain
-from lenet_gui.core.ops.elementwise import explain as elementwise_explain
-from lenet_gui.core.ops.normalisation import explain as normalisation_explain
-from lenet_gui.core.ops.pool import explain as pool_explain
-from lenet_gui.core.ops.shape_ops import explain as shape_ops_explain
 
 # The app's probability bars, explained by ``Explainer.explain_probability``.
 PROBABILITIES = "probabilities"
@@ -39,16 +33,9 @@ __all__ = [
     "layer_id", "logits_only", "occlusion_grid",
 ]
 
-RULE_MODULES = (conv_explain, pool_explain, dense_explain, elementwise_explain, normalisation_explain,
-                shape_ops_explain)
-
-
 def explain_rules() -> dict[str, Any]:
-    """Op type → explain rule, from every op family."""
-    rules: dict[str, Any] = {}
-    for module in RULE_MODULES:
-        rules.update(module.EXPLAIN_RULES)
-    return rules
+    """Op type → explain rule, as the op registry holds them (each family's explain.py)."""
+    return {rule.op_type: rule.explain for rule in ops.all_rules() if rule.explain is not None}
 
 
 def layer_id(layer: graph.Layer) -> str:
@@ -134,7 +121,10 @@ class Explainer:
             return False, f"{layer.op} is a custom op; its arithmetic is not known here"
         rule = self.rules.get(layer.op)
         if rule is None:
-            return False, f"{layer.op} is not explained yet (its output is still shown)"
+            registered = ops.rule_for(layer.op)
+            if registered is None:
+                return False, f"{layer.op} is not explained yet (its output is still shown)"
+            return False, f"{layer.op}: {registered.explain_reason} (its output is still shown)"
         if layer.output_shape is None:
             return False, "its output shape is unknown, so its units cannot be named"
         if self._unbatched(layer.output):

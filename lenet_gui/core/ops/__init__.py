@@ -52,6 +52,8 @@ def _register_families() -> None:
             if rule.family != family:
                 raise ValueError(f"{rule.op_type} is listed in {family} but says it is in {rule.family}")
             register(rule)
+        for op_type, reason in getattr(module, "NOT_EXPLAINED", {}).items():
+            _RULES[op_type] = dataclasses.replace(_RULES[op_type], explain_reason=reason)
 
 
 def attach_explain_rules(mapping: Mapping[str, Callable[..., Any]]) -> None:

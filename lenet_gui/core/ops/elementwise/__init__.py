@@ -89,3 +89,19 @@ RULES = [
     _broadcasting("Xor", "Logical exclusive or"),
     _broadcasting("BitShift", "Bit shift"),
 ]
+
+
+# Why the unit inspector has no working for these (shown in one line instead).
+NOT_EXPLAINED = {
+    **{op: "a yes/no test of each value (its output is 0 or 1), not a computation to trace"
+       for op in ("And", "Or", "Xor", "Not", "Equal", "Greater", "GreaterOrEqual", "Less", "LessOrEqual",
+                  "IsInf", "IsNaN")},
+    "Where": "picks each value from one of two inputs by a yes/no condition; not traced unit by unit yet",
+    "BitShift": "shifts the bits of integers; integer bookkeeping, not part of what the network computes",
+    "Mod": "the remainder of a division; not traced unit by unit yet",
+    "Cast": "changes only the number type: each value is its input's",
+    "CastLike": "changes only the number type: each value is its input's",
+    "Round": "rounds each value to the nearest integer; not traced unit by unit yet",
+    "Shrink": "sets values near zero to zero and moves the rest towards it; not traced unit by unit yet",
+    "Hardmax": "marks the largest value of each row with 1 and the rest with 0; not traced unit by unit yet",
+}

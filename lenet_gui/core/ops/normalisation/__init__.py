@@ -19,3 +19,11 @@ RULES = [
     OpRule("MeanVarianceNormalization", "normalisation", "Mean-variance normalisation", shape.mean_variance,
            formula="(x − mean)/√var over the given axes", receptive_field=RF_SAME),
 ]
+
+
+# Why the unit inspector has no working for these (shown in one line instead).
+NOT_EXPLAINED = {
+    "LRN": "divides each value by the squares of its neighbouring channels; not traced unit by unit yet",
+    "MeanVarianceNormalization": "subtracts the mean and divides by the spread over whole axes; "
+                                 "not traced unit by unit yet",
+}

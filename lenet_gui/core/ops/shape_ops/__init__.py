@@ -71,3 +71,16 @@ RULES = [
     _bookkeeping("ConstantOfShape", "Constant of shape", shape.constant_of_shape, shape.fold_constant_of_shape),
     _bookkeeping("Range", "Range", shape.range_op, shape.fold_range),
 ]
+
+
+# Why the unit inspector has no working for these (shown in one line instead).
+NOT_EXPLAINED = {
+    **{op: "bookkeeping: its values come from shapes or constants, not from the drawing"
+       for op in ("Constant", "ConstantOfShape", "Range", "Shape", "Size")},
+    "ArgMax": "gives the position of the largest value, not a value computed from the drawing",
+    "ArgMin": "gives the position of the smallest value, not a value computed from the drawing",
+    **{op: "moves or copies values without changing them; which input unit lands where is not traced yet"
+       for op in ("DepthToSpace", "SpaceToDepth", "Expand", "Gather", "Slice", "Split", "Tile")},
+    **{op: "resamples the input (nearest or linear); the weights of each output unit are not traced yet"
+       for op in ("Resize", "Upsample")},
+}
