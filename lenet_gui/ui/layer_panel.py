@@ -118,6 +118,20 @@ class LayerPanel(QWidget):
     def row_for(self, layer: Layer) -> LayerRow | None:
         return next((row for row in self._rows if row.layer.index == layer.index), None)
 
+    def show_layer(self, layer: Layer) -> LayerRow | None:
+        """Scroll so that the row of ``layer`` is in view, its top first, and mark it."""
+        row = self.row_for(layer)
+        if row is None:
+            return None
+        bar = self.scroll.verticalScrollBar()
+        viewport = self.scroll.viewport().height()
+        top = row.y()
+        if top < bar.value() or top + min(row.height(), viewport) > bar.value() + viewport:
+            bar.setValue(min(top, bar.maximum()))
+        for other in self._rows:
+            other.set_marked(other is row)
+        return row
+
     # --- data -----------------------------------------------------------------------------------------------
     def set_runtime_shapes(self, shapes: dict) -> None:
         """Activation shapes (tensor name → shape without batch) from an onnxruntime run."""

@@ -40,6 +40,7 @@ class LayerRow(QFrame):
         self._tile_size = tile_size
         self._check = layer_text.check_shape(layer, None)
         self._runtime_shape = None  # what _check was worked out for
+        self._marked = False  # chosen in the overview: outlined in the accent colour
         self.maps: ActivationMaps | None = None
         self.setObjectName(f"layerRow{layer.index}")
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
@@ -159,6 +160,14 @@ class LayerRow(QFrame):
         self.mark.setToolTip(check.detail)
         self.mark.setAccessibleDescription(check.detail)
 
+    def set_marked(self, marked: bool) -> None:
+        if marked != self._marked:
+            self._marked = marked
+            self.update()
+
+    def is_marked(self) -> bool:
+        return self._marked
+
     def changeEvent(self, event) -> None:
         if event.type() == QEvent.Type.PaletteChange:
             self._paint_mark()
@@ -168,7 +177,7 @@ class LayerRow(QFrame):
         palette = self.palette()
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setPen(QPen(palette.color(QPalette.ColorRole.Mid), 1))
+        painter.setPen(QPen(theme.accent_color(palette), 2) if self._marked else QPen(palette.color(QPalette.ColorRole.Mid), 1))
         painter.setBrush(palette.color(QPalette.ColorRole.AlternateBase if self.compact else QPalette.ColorRole.Base))
         painter.drawRoundedRect(QRectF(self.rect()).adjusted(0.5, 0.5, -0.5, -0.5), 6, 6)
         painter.end()

@@ -240,3 +240,8 @@ def check_shape(layer: Layer, runtime_shape) -> ShapeCheck:
         "mismatch", f"✗ {shape_text(computed)} ≠ {shape_text(runtime)}",
         f"Worked out {shape_text(computed)}, but onnxruntime returned {shape_text(runtime)}.",
     )
+
+
+def counted(what: str, index: int, total: int) -> str:
+    """People count from 1: 'map 2 of 6 (index 1)' for the map numpy calls 1."""
+    return f"{what} {index + 1} of {total} (index {index})"

@@ -47,6 +47,7 @@ from lenet_gui.ui.layer_panel import DEFAULT_TILE_SIZE, TILE_SIZES, LayerPanel
 from lenet_gui.ui.layer_text import layer_names
 from lenet_gui.ui.map_dialog import FeatureMapDialog, receptive_box_for
 from lenet_gui.ui.network_input import NetworkInputView
+from lenet_gui.ui.overview import NetworkOverview
 from lenet_gui.ui.probabilities import PredictionView
 from lenet_gui.ui.settings import AppSettings
 
@@ -178,10 +179,28 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(0, 2)
         self.splitter.setStretchFactor(1, 3)
         self.splitter.setChildrenCollapsible(False)
-        self.setCentralWidget(self.splitter)
+        self.setCentralWidget(self._build_overview(self.splitter))
         self.resize(*DEFAULT_SIZE)
         self.splitter.setSizes([560, 800])
         self.setTabOrder(self.canvas, self.layer_panel)
+
+    def _build_overview(self, below: QWidget) -> QWidget:
+        """The network at a glance across the top, always visible; ``below`` under it."""
+        self.overview = NetworkOverview()
+        self.overview.layerSelected.connect(self._overview_selected)
+        self.overview.mapActivated.connect(self.open_map)
+        central = QWidget()
+        box = QVBoxLayout(central)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.setSpacing(0)
+        box.addWidget(self.overview)
+        box.addWidget(below, 1)
+        return central
+
+    def _overview_selected(self, layer, item: int) -> None:
+        """A layer chosen in the overview: its detailed row comes into view."""
+        self.layer_panel.show_layer(layer)
+        self.show_status(f"{self._titles.get(layer.index, layer.display_name)}: its row is shown in the layer panel")
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
@@ -235,6 +254,8 @@ class MainWindow(QMainWindow):
         self.layer_panel.set_layers(layers, session.meta, self.model_title(), (spec.height, spec.width),
                                     set(self._kernels))
         self.layer_panel.set_runtime_shapes({name: value.shape for name, value in probe.activations.items()})
+        self.overview.set_model(layers, session.meta, self.model_title(), (spec.height, spec.width), session.labels,
+                                session.class_output.name)
         if self._map_dialog is not None:
             self._map_dialog.close()
         self._show_provider()
@@ -328,6 +349,7 @@ class MainWindow(QMainWindow):
         prepared = None if result is None else result.prepared
         self.network_input.set_view(None if prepared is None else prepared.network_view)
         self.layer_panel.show_result(result)
+        self.overview.show_result(result)
         if self._map_dialog is not None and self._map_dialog.isVisible():
             self._feed_map_dialog(result)
         if result is not None:
