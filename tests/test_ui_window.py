@@ -135,7 +135,7 @@ def test_clicking_a_map_enlarges_it_with_the_value_under_the_pointer(window, dra
     _hover(enlarged, enlarged.unit_center(0, 14, 13))
     value = float(window.last_result.activations[row.layer.output][4, 14, 13])
     qtbot.waitUntil(lambda: f"{value:.4f}" in dialog.readout.text())
-    assert "row 14, column 13" in dialog.readout.text()
+    assert "map 5 of 6, row 15, column 14 (index [4, 14, 13])" in dialog.readout.text()
     assert dialog.input_view.highlight() == (14, 13, 19, 18)
     # It follows the drawing.
     draw(window.canvas, [(80, 80), (200, 80)])

@@ -118,6 +118,11 @@ class LayerPanel(QWidget):
     def row_for(self, layer: Layer) -> LayerRow | None:
         return next((row for row in self._rows if row.layer.index == layer.index), None)
 
+    def set_class_labels(self, output: str, labels: list[str]) -> None:
+        """Label the cells of the layer whose output tensor is ``output`` (the class scores)."""
+        for row in self._rows:
+            row.set_labels(labels if row.layer.output == output else None)
+
     def show_layer(self, layer: Layer) -> LayerRow | None:
         """Scroll so that the row of ``layer`` is in view, its top first, and mark it."""
         row = self.row_for(layer)

@@ -44,7 +44,7 @@ from lenet_gui.ui.canvas import Backdrop, DrawingCanvas
 from lenet_gui.ui.controller import InferenceController
 from lenet_gui.ui.kernel_dialog import KernelDialog
 from lenet_gui.ui.layer_panel import DEFAULT_TILE_SIZE, TILE_SIZES, LayerPanel
-from lenet_gui.ui.layer_text import layer_names
+from lenet_gui.ui.layer_text import box_text, layer_names, unit_text
 from lenet_gui.ui.map_dialog import FeatureMapDialog, receptive_box_for
 from lenet_gui.ui.network_input import NetworkInputView
 from lenet_gui.ui.overview import NetworkOverview
@@ -254,6 +254,7 @@ class MainWindow(QMainWindow):
         self.layer_panel.set_layers(layers, session.meta, self.model_title(), (spec.height, spec.width),
                                     set(self._kernels))
         self.layer_panel.set_runtime_shapes({name: value.shape for name, value in probe.activations.items()})
+        self.layer_panel.set_class_labels(session.class_output.name, session.labels)
         self.overview.set_model(layers, session.meta, self.model_title(), (spec.height, spec.width), session.labels,
                                 session.class_output.name)
         if self._map_dialog is not None:
@@ -390,13 +391,13 @@ class MainWindow(QMainWindow):
         box = receptive_box_for(layer, kind, row, col)
         self.network_input.set_highlight(box)
         value = panel_row.maps.value_at(channel, row, col) if panel_row and panel_row.maps else None
-        where = f"map {channel}, row {row}, column {col}" if kind == "maps" else f"unit {channel}"
+        count = panel_row.maps.count if panel_row is not None and panel_row.maps is not None else 1
+        where = unit_text(kind, channel, count, row, col)
         text = f"{self._titles.get(layer.index, layer.display_name)} · {where}"
         if value is not None:
             text += f" = {value:.4f}"
         if box is not None:
-            y0, x0, y1, x1 = box
-            text += f" · sees input rows {y0}–{y1 - 1}, columns {x0}–{x1 - 1} ({y1 - y0}×{x1 - x0})"
+            text += " · " + box_text(box, *self.network_input.input_size())
         self.statusBar().showMessage(text)
 
     def _unit_left(self) -> None:
@@ -409,7 +410,7 @@ class MainWindow(QMainWindow):
         spec = self.session.spec
         normalised = ((1.0 - value if spec.invert else value) * spec.pixel_max - spec.mean) / spec.std
         self.statusBar().showMessage(
-            f"Input pixel row {row}, column {col}: {value:.3f} → the network gets "
+            f"Input pixel row {row + 1}, column {col + 1} (index [{row}, {col}]): {value:.3f} → the network gets "
             f"({value:.3f} − {spec.mean:g}) / {spec.std:g} = {normalised:.3f}"
         )
 
@@ -426,8 +427,9 @@ class MainWindow(QMainWindow):
         activation = None if result is None else result.activations.get(layer.output)
         view = None if result is None or result.prepared is None else result.prepared.network_view
         spec = self.session.spec
+        labels = self.session.labels if layer.output == self.session.class_output.name else None
         self._map_dialog.show_map(layer, self._titles.get(layer.index, layer.display_name), shape, signed, channel,
-                                  activation, view, (spec.height, spec.width))
+                                  activation, view, (spec.height, spec.width), labels)
         self._map_dialog.show()
         self._map_dialog.raise_()
         return self._map_dialog

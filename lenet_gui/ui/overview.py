@@ -9,13 +9,14 @@ scrolling sideways. objectName ``networkOverview``.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtCore import QEvent, QSize, Qt, Signal
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QScrollArea, QSizePolicy, QVBoxLayout, QWidget
 
 from lenet_gui.core.graph import Layer
 from lenet_gui.ui.overview_canvas import OverviewCanvas
 
+MIN_HEIGHT = 90  # a small window (780×580) keeps the rest of the layout usable
 DEFAULT_HEIGHT = 236  # the caption and the columns; fits LeNet-5 at the default window size
 
 
@@ -39,6 +40,8 @@ class NetworkOverview(QWidget):
         self.note = QLabel("", self)
         self.note.setObjectName("overviewNote")
         self.note.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        # The note may be cut short in a narrow window (its tooltip has it all); it must not widen the window.
+        self.note.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.canvas = OverviewCanvas()
         self.canvas.layerSelected.connect(self._bring_selection_into_view)
         self.canvas.layerSelected.connect(self.layerSelected)
@@ -61,8 +64,13 @@ class NetworkOverview(QWidget):
         layout.setSpacing(2)
         layout.addLayout(top)
         layout.addWidget(self.scroll, 1)
-        self.setFixedHeight(DEFAULT_HEIGHT)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        # Its full height at the default window size; a smaller window shrinks it (down to MIN_HEIGHT) first.
+        self.setMinimumHeight(MIN_HEIGHT)
+        self.setMaximumHeight(DEFAULT_HEIGHT)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Maximum)
+
+    def sizeHint(self):
+        return QSize(900, DEFAULT_HEIGHT)
 
     def set_model(self, layers: list[Layer], meta: dict, model_title: str, input_size, labels: list[str],
                   class_output: str | None) -> None:

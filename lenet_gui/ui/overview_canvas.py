@@ -178,7 +178,7 @@ class OverviewCanvas(QWidget):
         if column.kind == "input":
             return "Input"
         name = self._names.get(column.first.index)
-        return name.tag if name is not None and name.tag else f"#{column.first.index}"
+        return name.tag if name is not None and name.tag else f"#{column.first.index + 1}"
 
     def op_text(self, column: Column) -> str:
         if column.kind == "input":
