@@ -469,6 +469,19 @@ class MainWindow(QMainWindow):
         self._opened(path, f"Opened the drawing {Path(path).name} ({len(drawing.strokes)} strokes)")
         return True
 
+    def open_example(self, path: str) -> bool:
+        """A shipped example: opened as an untitled drawing, so Save asks where (the package stays as it is)."""
+        drawing = self._read_file(path, load_drawing, DrawingError, "drawing")
+        if drawing is None:
+            return False
+        name = Path(path).name.removesuffix(DRAWING_SUFFIX)
+        self.canvas.set_drawing(drawing, f"Open example {name}")
+        self.document_path = None
+        self.settings.document_path = ""
+        self._update_title()
+        self.show_status(f"Opened the example {name}: a real pen-written digit (UCI pen digits, CC BY 4.0)")
+        return True
+
     def open_image(self, path: str) -> bool:
         def show_behind_strokes(p: str) -> bool:
             self.canvas.set_backdrop_image(str(p))
@@ -622,9 +635,7 @@ class MainWindow(QMainWindow):
         self.setWindowModified(not clean)
 
     def clear_drawing(self) -> None:
-        if self.canvas.clear():
-            self.document_path = None
-            self.settings.document_path = ""
+        if self.canvas.clear():  # an edit of the document, as any stroke is: Save still writes to its file
             self._update_title()
             self.show_status("Cleared (Undo brings it back)")
 
