@@ -16,8 +16,8 @@ Left/Right/Home/End move the selection.
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QEvent, QPoint, QRect, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPalette, QPen
+from PySide6.QtCore import QEvent, QLine, QPoint, QRect, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 from lenet_gui.core.graph import Layer
@@ -74,6 +74,7 @@ class OverviewCanvas(QWidget):
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, True)  # the underlay covers every pixel
         self._layers: list[Layer] = []
         self._names: dict[int, layer_text.LayerName] = {}
         self._signed: dict[int, bool] = {}
@@ -93,6 +94,11 @@ class OverviewCanvas(QWidget):
         self._small.setPointSizeF(self.font().pointSizeF() * 0.85)
         self._bold = QFont(self.font())
         self._bold.setBold(True)
+        self._static: QPixmap | None = None
+        self._plan_serial = 0  # a new plan, a new layout: the cached geometry and underlay go
+        self._static_key_now = None
+        self._geometry_cache: list = []
+        self._geometry_key = None
 
     # --- model and values -----------------------------------------------------------------------
     def set_model(self, layers: list[Layer], meta: dict, input_size: tuple[int, int] | None,
@@ -121,7 +127,12 @@ class OverviewCanvas(QWidget):
         prepared = None if result is None else result.prepared
         self._view = None if prepared is None else prepared.network_view
         self._fill()
-        self.update()
+        # Only the pictures change, in one band across the columns; the names above and shapes below stay.
+        # (One rectangle: a clip made of many costs the raster engine more than it saves.)
+        band = QRect()
+        for _, content, _ in self._geometry():
+            band = band.united(content.adjusted(-2, -2, 2, 2))
+        self.update(band)
 
     def _text_height(self) -> int:
         bold, small = QFontMetrics(self._bold), QFontMetrics(self._small)
@@ -142,6 +153,7 @@ class OverviewCanvas(QWidget):
         self.plan = overview_plan.plan(self._layers, self._input_size, self._labels, self._class_output,
                                        self._available[0] - 2 * MARGIN, self._content_height(), text_width,
                                        label_width)
+        self._plan_serial += 1
         self._pictures = {}
         for i, column in enumerate(self.plan.columns):
             if column.kind in ("maps", "vector"):
@@ -374,31 +386,85 @@ class OverviewCanvas(QWidget):
         super().changeEvent(event)
 
     # --- painting ---------------------------------------------------------------------------------------------
+    # What changes only with the layout, the colours or the selection (background, names, shapes,
+    # connecting lines, frames) is painted once into a pixmap; a frame draws that and the values.
+    def _static_key(self):
+        return (self._plan_serial, self.width(), self.height(), self.devicePixelRatioF(), self._selected,
+                None if self._hover is None else self._hover[0], self.palette().cacheKey())
+
+    def _geometry(self) -> list[tuple[QRect, QRect, list[QRect]]]:
+        """(column rect, content rect, item rects) per column, worked out once per layout and size."""
+        key = (self._plan_serial, self.width(), self.height())
+        if self._geometry_key != key:
+            rects = []
+            for i, column in enumerate(self.plan.columns):
+                count = column.count if column.kind in ("maps", "vector") else 0
+                rects.append((self.column_rect(i), self.content_rect(i), [self.item_rect(i, k) for k in range(count)]))
+            self._geometry_cache, self._geometry_key = rects, key
+        return self._geometry_cache
+
+    def _underlay(self) -> QPixmap:
+        key = self._static_key()
+        if self._static is None or self._static_key_now != key:
+            ratio = self.devicePixelRatioF()
+            pixmap = QPixmap(max(1, round(self.width() * ratio)), max(1, round(self.height() * ratio)))
+            pixmap.setDevicePixelRatio(ratio)
+            palette = self.palette()
+            pixmap.fill(palette.color(QPalette.ColorRole.Base))
+            painter = QPainter(pixmap)
+            self._paint_connections(painter, palette)
+            frame = QPen(palette.color(QPalette.ColorRole.Mid), 1)
+            for i, column in enumerate(self.plan.columns):
+                _, content, items = self._geometry()[i]
+                self._paint_text(painter, palette, i, column)
+                painter.setPen(frame)
+                painter.setBrush(Qt.BrushStyle.NoBrush)
+                if column.kind == "maps":
+                    painter.drawRects([r.adjusted(-1, -1, 0, 0) for r in items])
+                elif column.kind in ("vector", "input"):
+                    painter.drawRect(QRect(content.x() - 1, content.y() - 1,
+                                           (column.grid_cols * column.cell if column.labels else content.width()) + 1,
+                                           content.height() + 1))
+                if column.labels:
+                    painter.setFont(self._small)
+                    painter.setPen(palette.color(QPalette.ColorRole.Text))
+                    for rect, label in zip(self._label_rects(column, content), column.labels):
+                        painter.drawText(rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, label)
+            painter.end()
+            self._static, self._static_key_now = pixmap, key
+        return self._static
+
     def paintEvent(self, event) -> None:
         palette = self.palette()
         painter = QPainter(self)
-        painter.fillRect(self.rect(), palette.color(QPalette.ColorRole.Base))
-        self._paint_connections(painter, palette)
+        underlay = self._underlay()
+        ratio = self.devicePixelRatioF()
+        rect = event.rect()  # the dirty part only: a new frame repaints the pictures, not the text
+        source = QRect(round(rect.x() * ratio), round(rect.y() * ratio),
+                       round(rect.width() * ratio), round(rect.height() * ratio))
+        painter.drawPixmap(rect, underlay, source)
+        geometry = self._geometry()
+        base = palette.color(QPalette.ColorRole.Base)
         for i, column in enumerate(self.plan.columns):
-            if not self.column_rect(i).adjusted(-2, 0, 2, 0).intersects(event.rect()):
+            column_rect, content, items = geometry[i]
+            if not column_rect.adjusted(-2, 0, 2, 0).intersects(event.rect()):
                 continue
-            self._paint_text(painter, palette, i, column)
             if column.kind == "input":
-                painter.drawImage(self.content_rect(i), self._input_image)
-                painter.setPen(QPen(palette.color(QPalette.ColorRole.Mid), 1))
-                painter.setBrush(Qt.BrushStyle.NoBrush)
-                painter.drawRect(self.content_rect(i).adjusted(-1, -1, 0, 0))
+                painter.drawImage(content, self._input_image)
             elif column.kind == "maps":
-                self._paint_maps(painter, palette, i, column)
+                image, h, w = self._pictures[i].image, column.tile_h, column.tile_w
+                for item, target in enumerate(items):
+                    painter.drawImage(target, image, QRect(0, item * h, w, h))
             elif column.kind == "vector":
-                self._paint_vector(painter, palette, i, column)
+                self._paint_vector(painter, palette, base, i, column, content)
+            self._paint_hover(painter, palette, i)
         painter.end()
 
     def _paint_connections(self, painter: QPainter, palette: QPalette) -> None:
-        color = QColor(palette.color(QPalette.ColorRole.Mid))
-        painter.setPen(QPen(color, 1))
+        painter.setPen(QPen(palette.color(QPalette.ColorRole.Mid), 1))
+        geometry = self._geometry()
         for i in range(len(self.plan.columns) - 1):
-            a, b = self.content_rect(i), self.content_rect(i + 1)
+            a, b = geometry[i][1], geometry[i + 1][1]
             if a.isEmpty() or b.isEmpty():
                 continue
             x0, x1 = a.right() + 3, b.left() - 3
@@ -406,7 +472,7 @@ class OverviewCanvas(QWidget):
             painter.drawLine(x0, a.bottom(), x1, b.bottom())
 
     def _paint_text(self, painter: QPainter, palette: QPalette, i: int, column: Column) -> None:
-        rect = self.column_rect(i)
+        rect, content, _ = self._geometry()[i]
         if i == self._selected:
             painter.setPen(QPen(theme.accent_color(palette), 2))
             painter.setBrush(Qt.BrushStyle.NoBrush)
@@ -427,7 +493,6 @@ class OverviewCanvas(QWidget):
         else:
             painter.setPen(palette.color(QPalette.ColorRole.PlaceholderText))
         painter.drawText(op_rect, center, self.op_text(column))
-        content = self.content_rect(i)
         painter.setPen(palette.color(QPalette.ColorRole.Text))
         below = QRect(rect.x() - 8, content.bottom() + TEXT_GAP + 2, rect.width() + 16, small.height())
         caption = self.shape_caption(column)
@@ -435,68 +500,56 @@ class OverviewCanvas(QWidget):
             caption += f" (+{column.total - column.count})"
         painter.drawText(below, center, caption)
 
-    def _paint_maps(self, painter: QPainter, palette: QPalette, i: int, column: Column) -> None:
+    def _paint_vector(self, painter: QPainter, palette: QPalette, base: QColor, i: int, column: Column,
+                      content: QRect) -> None:
         pictures = self._pictures[i]
-        frame = palette.color(QPalette.ColorRole.Mid)
-        h = column.tile_h
-        for item in range(column.count):
-            target = self.item_rect(i, item)
-            painter.drawImage(target, pictures.image, QRect(0, item * h, column.tile_w, h))
-            painter.setPen(QPen(frame, 1))
-            painter.setBrush(Qt.BrushStyle.NoBrush)
-            painter.drawRect(target.adjusted(-1, -1, 0, 0))
-        self._paint_hover(painter, palette, i)
-
-    def _paint_vector(self, painter: QPainter, palette: QPalette, i: int, column: Column) -> None:
-        pictures = self._pictures[i]
-        content = self.content_rect(i)
         cell = column.cell
         cols, rows = column.grid_cols, column.grid_rows
         painter.drawImage(QRect(content.x(), content.y(), cols * cell, rows * cell), pictures.image)
-        base = palette.color(QPalette.ColorRole.Base)
         missing = cols * rows - column.count
         if missing:  # the last line's empty places
             painter.fillRect(QRect(content.x() + (cols - missing) * cell, content.y() + (rows - 1) * cell,
                                    missing * cell, cell), base)
         if cell >= 6:  # a line of the background between cells, so each unit reads as one
             painter.setPen(QPen(base, 1))
-            for k in range(1, cols):
-                painter.drawLine(content.x() + k * cell, content.y(), content.x() + k * cell,
-                                 content.y() + rows * cell - 1)
-            for k in range(1, rows):
-                painter.drawLine(content.x(), content.y() + k * cell, content.x() + cols * cell - 1,
-                                 content.y() + k * cell)
-        painter.setPen(QPen(palette.color(QPalette.ColorRole.Mid), 1))
-        painter.setBrush(Qt.BrushStyle.NoBrush)
-        painter.drawRect(QRect(content.x() - 1, content.y() - 1, cols * cell + 1, rows * cell + 1))
+            x, y = content.x(), content.y()
+            painter.drawLines([QLine(x + k * cell, y, x + k * cell, y + rows * cell - 1) for k in range(1, cols)]
+                              + [QLine(x, y + k * cell, x + cols * cell - 1, y + k * cell) for k in range(1, rows)])
         if column.labels:
-            self._paint_labels(painter, palette, i, column, pictures)
-        self._paint_hover(painter, palette, i)
+            self._paint_labels(painter, palette, i, column, pictures, content)
 
-    def _paint_labels(self, painter: QPainter, palette: QPalette, i: int, column: Column, pictures) -> None:
+    def _paint_labels(self, painter: QPainter, palette: QPalette, i: int, column: Column, pictures,
+                      content: QRect) -> None:
+        """The labels are in the underlay; the winner's is painted over it in bold, outlined."""
         winner = None
         if pictures.values is not None and pictures.values.size:
             winner = int(np.argmax(pictures.values[: column.count]))
-        content = self.content_rect(i)
-        x = content.x() + column.cell + 4
-        for item, label in enumerate(column.labels):
-            rect = QRect(x, content.y() + item * column.cell, content.width() - column.cell - 4, column.cell)
-            font = QFont(self._small)
-            font.setBold(item == winner)
-            painter.setFont(font)
-            painter.setPen(theme.accent_color(palette) if item == winner else palette.color(QPalette.ColorRole.Text))
-            painter.drawText(rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, label)
         if winner is not None:
+            rect = self._label_rects(column, content)[winner]
+            painter.fillRect(rect, palette.color(QPalette.ColorRole.Base))
+            font = QFont(self._small)
+            font.setBold(True)
+            painter.setFont(font)
+            painter.setPen(theme.accent_color(palette))
+            painter.drawText(rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, column.labels[winner])
             painter.setPen(QPen(theme.highlight_outline(palette), 2))
             painter.setBrush(Qt.BrushStyle.NoBrush)
-            painter.drawRect(self.item_rect(i, winner).adjusted(-1, -1, 0, 0))
+            painter.drawRect(self._geometry()[i][2][winner].adjusted(-1, -1, 0, 0))
+
+    @staticmethod
+    def _label_rects(column: Column, content: QRect) -> list[QRect]:
+        x = content.x() + column.cell + 4
+        return [QRect(x, content.y() + k * column.cell, content.width() - column.cell - 4, column.cell)
+                for k in range(len(column.labels))]
 
     def _paint_hover(self, painter: QPainter, palette: QPalette, i: int) -> None:
         if self._hover is None or self._hover[0] != i or self._hover[1] < 0:
             return
-        painter.setPen(QPen(theme.highlight_outline(palette), 2))
-        painter.setBrush(Qt.BrushStyle.NoBrush)
-        painter.drawRect(self.item_rect(i, self._hover[1]).adjusted(-1, -1, 0, 0))
+        items = self._geometry()[i][2]
+        if self._hover[1] < len(items):
+            painter.setPen(QPen(theme.highlight_outline(palette), 2))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRect(items[self._hover[1]].adjusted(-1, -1, 0, 0))
 
     # --- for tests and the lead's checks ---------------------------------------------------------------------
     def winner(self) -> int | None:
