@@ -670,6 +670,11 @@ class MainWindow(QMainWindow):
             QMessageBox.Icon.Information, "How to Read the Panel",
             "<p><b>What the network sees</b> is the 32×32 image handed to the first layer: your ink scaled into "
             "a 20×20 box, centred by its centre of mass in 28×28, padded by 2 pixels (the dashed frame).</p>"
+            "<p><b>The network at a glance</b>, across the top, draws every layer as a column: its maps "
+            "(6@28×28 is 6 maps of 28×28) or its units, the outputs labelled with their classes and the winner "
+            "outlined. Click a column to see its row in the panel; double-click a map to enlarge it.</p>"
+            "<p>Maps, units, rows and columns are counted from 1; the 0-based index an array uses is given beside "
+            "them, e.g. map 2 of 6 (index 1).</p>"
             "<p>Each <b>row</b> of the layer panel is one node of the ONNX graph. The shape formula is the hand "
             "calculation, e.g. (32 + 2·0 − 5)/1 + 1 = 28; ✓ says onnxruntime produced exactly that shape.</p>"
             "<p>The <b>heatmaps</b> are that layer's activations for your drawing, one tile per feature map. "
