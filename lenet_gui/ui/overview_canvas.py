@@ -273,13 +273,13 @@ class OverviewCanvas(QWidget):
 
     def hit(self, pos: QPoint) -> tuple[int, int] | None:
         """(column, map or unit, or -1 for the column's text) under ``pos``."""
-        for i, column in enumerate(self.plan.columns):
-            if not self.column_rect(i).adjusted(-overview_plan.COLUMN_GAP // 2, 0,
-                                                overview_plan.COLUMN_GAP // 2, 0).contains(pos):
+        half_gap = overview_plan.COLUMN_GAP // 2
+        for i, (column_rect, content, items) in enumerate(self._geometry()):
+            if not column_rect.adjusted(-half_gap, 0, half_gap, 0).contains(pos):
                 continue
-            if column.kind in ("maps", "vector"):
-                for item in range(column.count):
-                    if self.item_rect(i, item).adjusted(-1, -1, 1, 1).contains(pos):
+            if content.adjusted(-1, -1, 1, 1).contains(pos):
+                for item, rect in enumerate(items):
+                    if rect.adjusted(-1, -1, 1, 1).contains(pos):
                         return i, item
             return i, -1
         return None
