@@ -391,7 +391,8 @@ class MainWindow(QMainWindow):
         box = receptive_box_for(layer, kind, row, col)
         self.network_input.set_highlight(box)
         value = panel_row.maps.value_at(channel, row, col) if panel_row and panel_row.maps else None
-        count = panel_row.maps.count if panel_row is not None and panel_row.maps is not None else 1
+        maps = panel_row.maps if panel_row is not None else None
+        count = 1 if maps is None else maps.total if kind == "strip" else maps.shape[0] if len(maps.shape) == 3 else 1
         where = unit_text(kind, channel, count, row, col)
         text = f"{self._titles.get(layer.index, layer.display_name)} · {where}"
         if value is not None:
