@@ -200,3 +200,30 @@ def test_planned_thumbnails_fit_and_stay_readable(maps, side):
     assert column.content_h <= 150
     th, tw = column.tile_px
     assert column.grid_rows * th + (column.grid_rows - 1) * overview_plan.TILE_GAP == column.content_h
+
+
+def test_opening_another_model_rebuilds_the_overview(window, draw, tmp_path):
+    _draw_digit(window, draw, SEVEN)
+    assert window.overview.canvas.plan.mode == "all"
+    assert window.open_model(str(deep_classifier(tmp_path / "deep.onnx", blocks=12)))
+    window.flush()
+    canvas = window.overview.canvas
+    assert sum(len(c.layers) for c in canvas.plan.columns) == 30
+    assert "30 layers" in window.overview.note.text() and window.overview.heading.text() == "deep.onnx at a glance"
+    # The drawing stays, and the new model's layers show it.
+    first = canvas.plan.columns[1]
+    assert canvas._pictures[1].values is not None
+    assert np.array_equal(canvas._pictures[1].values, window.last_result.activations[first.layer.output].reshape(-1))
+
+
+def test_the_dark_scheme_repaints_the_overview(window, draw):
+    _draw_digit(window, draw, SEVEN)
+    canvas = window.overview.canvas
+    window.set_color_scheme("light")
+    window.flush()
+    light = canvas.grab().toImage().pixelColor(2, 2)
+    window.set_color_scheme("dark")
+    window.flush()
+    dark = canvas.grab().toImage().pixelColor(2, 2)
+    assert light.lightness() > 200 and dark.lightness() < 60
+    window.set_color_scheme("light")
