@@ -35,6 +35,9 @@ def test_at_the_default_size_every_layer_of_lenet5_is_on_screen(window, draw, qt
     drawn = [layer.index for column in plan.columns for layer in column.layers]
     assert drawn == [layer.index for layer in window.layers]  # every node, once, in order
     assert plan.columns[0].kind == "input"
+    described = canvas.accessibleDescription()
+    assert described.startswith("Input image 32×32, C1 Conv 6@28×28, C1 Relu 6@28×28, S2 MaxPool 6@14×14")
+    assert described.endswith("Output Gemm 10")
     for i, column in enumerate(plan.columns):
         assert _visible_in_window(window, canvas, canvas.column_rect(i)), f"column {i} is cut off"
         assert _visible_in_window(window, canvas, canvas.content_rect(i))
@@ -185,6 +188,16 @@ def test_a_small_model_gets_one_column_per_layer(make_window, tmp_path):
     assert plan.mode == "all"
     assert [c.kind for c in plan.columns] == ["input", "maps", "maps", "vector", "vector", "vector"]
     assert "layers, each a column" in window.overview.note.text()
+    assert "not drawn" not in window.overview.note.text()  # every node works on the image
+
+
+def test_nodes_that_only_prepare_weights_are_left_out_and_counted(make_window, tmp_path):
+    from tests.helpers import exporter_style_classifier
+
+    window = make_window(str(exporter_style_classifier(tmp_path / "keras.onnx")))
+    drawn = [layer for column in window.overview.canvas.plan.columns for layer in column.layers]
+    assert len(window.layers) == 9 and len(drawn) == 7 and not any(layer.constant for layer in drawn)
+    assert "(2 nodes preparing weights or shapes not drawn)" in window.overview.note.text()
 
 
 @pytest.mark.parametrize("maps, side", [(6, 28), (16, 10), (256, 5), (1024, 2)])

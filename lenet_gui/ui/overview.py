@@ -108,7 +108,11 @@ class NetworkOverview(QWidget):
                     "(ReLU and the like) are drawn with the layer before them, marked +")
         else:
             text = f"{layers} layers, each a column; click one to see its row below, hover for its name and shape"
+        hidden = len(self.canvas.layers()) - layers
+        if hidden > 0:
+            text += f" ({hidden} node{'s' if hidden != 1 else ''} preparing weights or shapes not drawn)"
         self.note.setText(text)
+        self.canvas.setAccessibleDescription(self.canvas.summary())
         self.note.setToolTip(text)
 
     def eventFilter(self, watched, event) -> bool:

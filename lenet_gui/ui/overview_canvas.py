@@ -115,6 +115,13 @@ class OverviewCanvas(QWidget):
         self._view = None
         self._replan()
 
+    def layers(self) -> list[Layer]:
+        return list(self._layers)
+
+    def summary(self) -> str:
+        """The columns in words, for screen readers: 'Input 32×32, C1 Conv 6@28×28, …'."""
+        return ", ".join(f"{self.tag(c)} {self.op_text(c)} {self.shape_caption(c)}" for c in self.plan.columns)
+
     def set_available(self, width: int, height: int) -> None:
         """The space the scroll area gives: the plan is made for it."""
         if (width, height) != self._available:
