@@ -156,8 +156,10 @@ def test_conv_kernels_are_shown_from_the_weights(window, qtbot):
     qtbot.waitExposed(dialog)
     assert dialog.weights.shape == (16, 6, 5, 5)
     assert dialog.maps.count == 96 and dialog.maps.signed
-    _hover(dialog.maps, dialog.maps.unit_center(7, 2, 3))  # output map 1, input map 1
+    _hover(dialog.maps, dialog.maps.unit_center(7, 2, 3))  # output map 1, input map 1 (0-based)
     assert f"{float(dialog.weights[1, 1, 2, 3]):+.4f}" in dialog.readout.text()
+    # Counted from 1 as people count, with the array index beside it.
+    assert "output map 2 ← input map 2, kernel row 3, column 4 (weights[1, 1, 2, 3])" in dialog.readout.text()
     dialog.close()
 
 
