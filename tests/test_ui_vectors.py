@@ -3,7 +3,6 @@
 import numpy as np
 from PySide6.QtCore import QEvent, QPoint
 from PySide6.QtGui import QHelpEvent
-from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QToolTip
 
 from lenet_gui.ui import layer_text

@@ -102,7 +102,7 @@ class NetworkOverview(QWidget):
         layers = sum(len(c.layers) for c in plan.columns)
         if plan.mode == "scroll":
             text = (f"{layers} layers: too many for the width, so it scrolls sideways"
-                    + (f"; element-wise layers are drawn with the layer before them (marked +)" if plan.collapsed else ""))
+                    + ("; element-wise layers are drawn with the layer before them (marked +)" if plan.collapsed else ""))
         elif plan.mode == "collapsed":
             text = (f"{layers} layers in {len(plan.columns) - 1} columns: {plan.collapsed} element-wise layers "
                     "(ReLU and the like) are drawn with the layer before them, marked +")

@@ -1,4 +1,4 @@
-"""Where the network overview draws each layer: columns, thumbnails and cell sizes. No Qt here.
+"""Where the network overview draws each layer: columns, thumbnails and cell sizes (arithmetic, no painting).
 
 The overview draws the input and then every layer as a column, left to right,
 the way the LeNet-5 figure of LeCun et al. (1998) does: feature maps as a grid
@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from lenet_gui.core.graph import Layer
+from lenet_gui.ui import layer_text
 from lenet_gui.ui.feature_maps import map_layout
 
 MIN_TILE = 8  # smallest feature-map thumbnail, in pixels (its longer side)
@@ -91,8 +92,6 @@ class Plan:
 
 def is_collapsible(layer: Layer) -> bool:
     """An op that changes no value's place or only applies a function to each value."""
-    from lenet_gui.ui import layer_text
-
     return layer.params == 0 and (layer.op in _SHAPE_ONLY or layer.op in layer_text.ELEMENTWISE_FORMULAS)
 
 
