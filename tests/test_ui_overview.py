@@ -240,3 +240,42 @@ def test_the_dark_scheme_repaints_the_overview(window, draw):
     dark = canvas.grab().toImage().pixelColor(2, 2)
     assert light.lightness() > 200 and dark.lightness() < 60
     window.set_color_scheme("light")
+
+
+def test_hovering_a_unit_in_the_overview_outlines_its_receptive_field(window, draw):
+    from lenet_gui.core import arithmetic
+    from tests.test_ui_window import _hover
+
+    _draw_digit(window, draw, SEVEN)
+    canvas = window.overview.canvas
+    s2 = next(i for i, c in enumerate(canvas.plan.columns) if c.layers and c.layers[0].name == "s2.maxpool")
+    rect = canvas.item_rect(s2, 3)
+    # The unit at row 10, column 4 of map 4 (0-based 3), 14×14 units drawn in rect.
+    pos = QPoint(rect.x() + (4 * rect.width() + rect.width() // 2) // 14,
+                 rect.y() + (10 * rect.height() + rect.height() // 2) // 14)
+    assert canvas.unit_at(pos) == (s2, 3, 10, 4)
+    _hover(canvas, pos)
+    layer = canvas.plan.columns[s2].layer
+    assert window.network_input.highlight() == arithmetic.receptive_box(layer, 10, 4)
+    message = window.statusBar().currentMessage()
+    value = float(window.last_result.activations[layer.output][3, 10, 4])
+    assert "map 4 of 6, row 11, column 5 (index [3, 10, 4])" in message and f"{value:.4f}" in message
+    QApplication.sendEvent(canvas, QEvent(QEvent.Type.Leave))
+    assert window.network_input.highlight() is None
+
+
+def test_selecting_a_map_far_down_a_tall_row_brings_that_map_into_view(make_window, tmp_path):
+    window = make_window(str(deep_classifier(tmp_path / "wide.onnx", blocks=2, channels=160)))
+    window.step_tile_size(2)  # larger heatmaps: the row is taller than the panel
+    canvas, panel = window.overview.canvas, window.layer_panel
+    column = next(i for i, c in enumerate(canvas.plan.columns) if c.layers and c.layers[-1].op == "Relu")
+    layer = canvas.plan.columns[column].layer
+    row = panel.row_for(layer)
+    viewport = panel.scroll.viewport()
+    assert row.height() > viewport.height()
+    last = canvas.plan.columns[column].count - 1
+    canvas.select(column, last)
+    centre = row.maps.mapTo(viewport, row.maps.unit_center(last))
+    assert viewport.rect().contains(centre)
+    canvas.select(column, 0)
+    assert viewport.rect().contains(row.maps.mapTo(viewport, row.maps.unit_center(0)))

@@ -189,6 +189,8 @@ class MainWindow(QMainWindow):
         self.overview = NetworkOverview()
         self.overview.layerSelected.connect(self._overview_selected)
         self.overview.mapActivated.connect(self.open_map)
+        self.overview.unitHovered.connect(self._unit_hovered)
+        self.overview.hoverLeft.connect(self._unit_left)
         central = QWidget()
         box = QVBoxLayout(central)
         box.setContentsMargins(0, 0, 0, 0)
@@ -199,7 +201,7 @@ class MainWindow(QMainWindow):
 
     def _overview_selected(self, layer, item: int) -> None:
         """A layer chosen in the overview: its detailed row comes into view."""
-        self.layer_panel.show_layer(layer)
+        self.layer_panel.show_layer(layer, item)
         self.show_status(f"{self._titles.get(layer.index, layer.display_name)}: its row is shown in the layer panel")
 
     def _build_status_bar(self) -> None:

@@ -27,6 +27,9 @@ class NetworkOverview(QWidget):
     layerSelected = Signal(object, int)
     #: (layer, map): a map was double-clicked.
     mapActivated = Signal(object, int)
+    #: (layer, map or unit, row, column) under the pointer; the window outlines its receptive field.
+    unitHovered = Signal(object, int, int, int)
+    hoverLeft = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -46,6 +49,8 @@ class NetworkOverview(QWidget):
         self.canvas.layerSelected.connect(self._bring_selection_into_view)
         self.canvas.layerSelected.connect(self.layerSelected)
         self.canvas.mapActivated.connect(self.mapActivated)
+        self.canvas.unitHovered.connect(self.unitHovered)
+        self.canvas.hoverLeft.connect(self.hoverLeft)
         self.scroll = QScrollArea(self)
         self.scroll.setObjectName("overviewScroll")
         self.scroll.setWidgetResizable(True)

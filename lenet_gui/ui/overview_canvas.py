@@ -66,6 +66,9 @@ class OverviewCanvas(QWidget):
     layerSelected = Signal(object, int)
     #: (layer, map): a map was double-clicked.
     mapActivated = Signal(object, int)
+    #: (layer, map or unit, row, column) under the pointer, as the layer panel reports its units.
+    unitHovered = Signal(object, int, int, int)
+    hoverLeft = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -90,6 +93,7 @@ class OverviewCanvas(QWidget):
         self._view: np.ndarray | None = None
         self._selected: int | None = None  # column index
         self._hover: tuple[int, int] | None = None  # (column, item)
+        self._hover_unit: tuple[int, int, int, int] | None = None  # (column, item, row, col)
         self._small = QFont(self.font())
         self._small.setPointSizeF(self.font().pointSizeF() * 0.85)
         self._bold = QFont(self.font())
@@ -338,16 +342,41 @@ class OverviewCanvas(QWidget):
             return True
         return super().event(event)
 
+    def unit_at(self, pos: QPoint) -> tuple[int, int, int, int] | None:
+        """(column, map or unit, row, column in the map) under ``pos``; None off the pictures."""
+        found = self.hit(pos)
+        if found is None or found[1] < 0:
+            return None
+        i, item = found
+        column = self.plan.columns[i]
+        if column.kind != "maps":
+            return i, item, 0, 0
+        rect = self._geometry()[i][2][item]
+        row = (pos.y() - rect.y()) * column.tile_h // max(1, rect.height())
+        col = (pos.x() - rect.x()) * column.tile_w // max(1, rect.width())
+        return i, item, min(max(row, 0), column.tile_h - 1), min(max(col, 0), column.tile_w - 1)
+
     def mouseMoveEvent(self, event) -> None:
-        found = self.hit(event.position().toPoint())
+        pos = event.position().toPoint()
+        found = self.hit(pos)
         if found != self._hover:
             self._hover = found
             self.update()
+        unit = self.unit_at(pos)
+        if unit != self._hover_unit:
+            self._hover_unit = unit
+            if unit is None:
+                self.hoverLeft.emit()
+            else:
+                self.unitHovered.emit(self.plan.columns[unit[0]].layer, *unit[1:])
 
     def leaveEvent(self, event) -> None:
         if self._hover is not None:
             self._hover = None
             self.update()
+        if self._hover_unit is not None:
+            self._hover_unit = None
+            self.hoverLeft.emit()
         super().leaveEvent(event)
 
     def mousePressEvent(self, event) -> None:
