@@ -249,3 +249,20 @@ def test_the_xcb_check_leaves_other_cases_alone(linux_x11, monkeypatch):
 def test_the_library_lookup_finds_a_library_that_is_there_and_not_one_that_is_not():
     assert app.library_available("libc.so.6")
     assert not app.library_available("libno-such-library-here.so.0")
+
+
+def test_make_refuses_a_python_older_than_pyproject_allows(tmp_path):
+    import shutil
+
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")  # the README's commands need it; the rest of the suite does not
+    fake = tmp_path / "python3.10"
+    fake.write_text('#!/bin/sh\nif [ "$1" = "-V" ]; then echo "Python 3.10.12"; exit 0; fi\n'
+                    'if [ "$1" = "-c" ]; then exec python3 -c "import sys; sys.exit(1)"; fi\nexit 0\n')
+    fake.chmod(0o755)
+    venv = tmp_path / "venv"
+    run = subprocess.run(["make", "-C", str(ROOT), f"PYTHON={fake}", f"VENV={venv}", "run"],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode != 0
+    assert "needs Python 3.11 or newer" in run.stdout + run.stderr and "Python 3.10.12" in run.stdout + run.stderr
+    assert not venv.exists()
