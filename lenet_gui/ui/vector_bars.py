@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QEvent, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QFontMetrics, QPainter, QPalette, QPen
+from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 from lenet_gui.ui import layer_text, theme
@@ -155,9 +155,9 @@ class VectorBars(QWidget):
                 v = float(values[unit])
                 y = plot.top() + plot.height() * (high - v) / (high - low)
                 top, bottom = (y, zero_y) if v >= 0 else (zero_y, y)
-                color = accent if v >= 0 else negative
+                color = QColor(accent if v >= 0 else negative)
                 if unit != winner and self.labels:
-                    color = color.lighter(140) if theme.is_dark(palette) else color.lighter(125)
+                    color.setAlpha(140)  # the classes that lost recede, in either scheme
                 painter.fillRect(QRectF(slot.left() + gap / 2, top, slot.width() - gap, max(1.0, bottom - top)), color)
             if unit == self._hover:
                 painter.setPen(QPen(theme.highlight_outline(palette), 2))
