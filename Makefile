@@ -1,4 +1,4 @@
-# The two commands in the README: `make run` and `make test`. Both need only Python 3.10+.
+# The two commands in the README: `make run` and `make test`. Both need only Python 3.11+ (as pyproject.toml says).
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -26,6 +26,8 @@ wheel: $(VENV)/.test-installed
 	$(PY) -m pip wheel --no-deps --no-build-isolation -w dist .
 
 $(PY):
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { \
+		echo "lenet-gui needs Python 3.11 or newer; $(PYTHON) is $$($(PYTHON) -V 2>&1). Try: make run PYTHON=python3.12"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.run-installed: pyproject.toml | $(PY)

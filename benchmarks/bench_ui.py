@@ -113,6 +113,36 @@ def bench_panel_update(window, reps: int) -> list[Row]:
     ]
 
 
+OVERVIEW_RATIO_TARGET = 2.0  # the overview's update may cost at most twice the panel and bars' update
+
+
+def bench_overview_update(window, reps: int, panel_row: Row) -> list[Row]:
+    """A new Result into the network overview, painted; judged against the panel's update of the same run."""
+    from PySide6.QtWidgets import QApplication
+
+    results = _results(window, 40)
+    overview = window.overview
+    it = iter(range(1 << 30))
+
+    def update():
+        overview.show_result(results[next(it) % len(results)])
+        QApplication.processEvents()
+
+    samples = ms(measure(update, reps))
+    ratio = float(np.median(samples)) / panel_row.median
+    return [
+        Row(
+            "network overview, one new result",
+            "ms",
+            samples,
+            target=f"≤ {OVERVIEW_RATIO_TARGET:g}× the panel + bars update",
+            status=judge(ratio <= OVERVIEW_RATIO_TARGET),
+            note=f"show_result, then one event-loop pass repaints the band of pictures "
+            f"({len(overview.canvas.plan.columns)} columns); {ratio:.2f}× the layer panel + bars update",
+        )
+    ]
+
+
 def _digit_paths(window, count: int) -> list[list]:
     """Pen digits as mouse paths in canvas widget pixels, a point every MOVE_STEP."""
     from PySide6.QtCore import QPointF
@@ -296,6 +326,7 @@ def run(quick: bool) -> list[Row]:
     app, window = _window()
     try:
         rows += bench_panel_update(window, 100 if quick else 1000)
+        rows += bench_overview_update(window, 100 if quick else 1000, rows[-1])
         rows += bench_end_to_end(window, 3 if quick else 21)
     finally:
         window.close()

@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import sys
+import textwrap
 
 from lenet_gui import __version__
 from lenet_gui.core.errors import LenetGuiError
@@ -24,13 +25,15 @@ EXIT_USAGE = 2
 
 def _spec_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("input overrides (for models without metadata)")
-    g.add_argument("--mean", type=float, help="normalisation mean (after pixel scaling)")
-    g.add_argument("--std", type=float, help="normalisation standard deviation")
-    g.add_argument("--pixel-scale", type=float, dest="pixel_max", help="value of full ink before normalisation (1 or 255)")
+    g.add_argument("--mean", type=float, metavar="M",
+                   help="subtract M from every pixel (after --pixel-scale), e.g. 0.1307 for MNIST")
+    g.add_argument("--std", type=float, metavar="S", help="then divide by S, e.g. 0.3081 for MNIST")
+    g.add_argument("--pixel-scale", type=float, dest="pixel_max", metavar="MAX",
+                   help="the value full ink has before normalisation: 1 or 255")
     g.add_argument(
         "--polarity",
         choices=["white_on_black", "black_on_white"],
-        help="what the model was trained on (default from metadata, else white_on_black)",
+        help="ink colour the model was trained on (default: from the model's metadata, else white_on_black)",
     )
 
 
@@ -44,29 +47,67 @@ def _overrides(args) -> dict:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="lenet-gui",
-        description="Draw a digit and watch a LeNet-5 read it, layer by layer.",
+        description=_wrap("Draw a digit and watch a LeNet-5 read it, layer by layer. Without a command, opens the window."),
+        epilog=_examples(
+            "lenet-gui                                         # open the window",
+            "lenet-gui --open digit.strokes.json               # open the window with a drawing",
+            "lenet-gui --screenshot window.png --open digit.png  # the window as a PNG, no display needed",
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--version", action="version", version=f"lenet-gui {__version__}")
-    p.add_argument("--model", help="ONNX model to open (default: the shipped LeNet-5)")
-    p.add_argument("--provider", choices=["auto", "cpu", "cuda"], default=None, help="where inference runs")
-    p.add_argument("--open", dest="open_file", metavar="FILE", help="open an image or .strokes.json drawing")
-    p.add_argument("--screenshot", metavar="OUT.png", help="render the window offscreen into a PNG and exit")
-    sub = p.add_subparsers(dest="command", metavar="{shapes,predict,explain}")
+    p.add_argument("--version", action="version", version=f"lenet-gui {__version__}",
+                   help="print the version and exit")
+    p.add_argument("--model", metavar="MODEL.onnx", help="ONNX model to open (default: the shipped LeNet-5)")
+    p.add_argument("--provider", choices=["auto", "cpu", "cuda"], default=None,
+                   help="where inference runs: auto (CUDA when available), cpu or cuda (default: the last choice)")
+    p.add_argument("--open", dest="open_file", metavar="FILE",
+                   help="open an image (PNG, JPEG, …) or a .strokes.json drawing")
+    p.add_argument("--screenshot", metavar="OUT.png",
+                   help="render the window offscreen into this PNG and exit (no display needed)")
+    sub = p.add_subparsers(dest="command",
+                           title="commands (no display needed)", description="lenet-gui COMMAND --help tells more")
 
-    s = sub.add_parser("shapes", help="every layer's output shape, worked out as a hand calculation")
-    s.add_argument("model", nargs="?", help="ONNX model (default: the shipped LeNet-5)")
-    s.add_argument("--json", action="store_true", help="one JSON list, an object per ONNX node")
+    s = sub.add_parser(
+        "shapes", help="every layer's output shape, worked out as a hand calculation",
+        description=_wrap("Every layer's output shape, worked out with the convolution-arithmetic formulas of "
+                          'Dumoulin and Visin, "A guide to convolution arithmetic for deep learning" (2016).'),
+        epilog=_examples("lenet-gui shapes", "lenet-gui shapes my_model.onnx --json"),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    s.add_argument("model", nargs="?", metavar="MODEL.onnx", help="ONNX model (default: the shipped LeNet-5)")
+    s.add_argument("--json", action="store_true",
+                   help="print one JSON list, an object per ONNX node (indexes counted from 0)")
 
-    r = sub.add_parser("predict", help="predict the digit in images or .strokes.json drawings")
-    r.add_argument("files", nargs="+", metavar="FILE")
-    r.add_argument("--model", dest="predict_model", help="ONNX model (default: the shipped LeNet-5)")
-    r.add_argument("--provider", dest="predict_provider", choices=["auto", "cpu", "cuda"], default="auto")
-    r.add_argument("--json", action="store_true", help="one JSON object per line")
+    r = sub.add_parser(
+        "predict", help="predict the digit in images or .strokes.json drawings",
+        description=_wrap("Predict the digit in images or .strokes.json drawings, one line per file. "
+                          "A file that cannot be read is one line on stderr; the others are still predicted."),
+        epilog=_examples("lenet-gui predict --example 7 --example 4-or-9",
+                         "lenet-gui predict --json drawings/*.strokes.json scans/*.png"),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    r.add_argument("files", nargs="*", metavar="FILE", help="images (PNG, JPEG, …) or .strokes.json drawings")
+    r.add_argument("--example", action="append", default=[], metavar="NAME",
+                   help="a drawing shipped with lenet-gui: 0 … 9, or a confusion such as 1-or-7, 4-or-9, "
+                        "3-or-5 (may be given more than once)")
+    r.add_argument("--model", dest="predict_model", metavar="MODEL.onnx",
+                   help="ONNX model (default: the shipped LeNet-5)")
+    r.add_argument("--provider", dest="predict_provider", choices=["auto", "cpu", "cuda"], default="auto",
+                   help="where inference runs: auto (CUDA when available, the default), cpu or cuda")
+    r.add_argument("--json", action="store_true",
+                   help='print one JSON object per line: {"file", "digit", "probabilities"}')
     _spec_options(r)
     from lenet_gui.cli_explain import add_explain_parser
 
     add_explain_parser(sub)
     return p
+
+
+def _wrap(text: str) -> str:
+    return textwrap.fill(text, 78)
+
+
+def _examples(*lines: str) -> str:
+    """An argparse epilog: example command lines."""
+    return "examples:\n" + "\n".join(f"  {line}" for line in lines)
 
 
 def error(message: str) -> None:
@@ -92,7 +133,22 @@ def cmd_shapes(args) -> int:
 
 def cmd_predict(args) -> int:
     from lenet_gui.core.batch import predict_files
+    from lenet_gui.core.examples import example_path
     from lenet_gui.core.session import ModelSession
+
+    files = list(args.files)
+    shown = {}  # file → what the text output calls it
+    try:
+        for name in args.example:
+            path = str(example_path(name))
+            files.append(path)
+            shown[path] = f"example {name}"
+    except LenetGuiError as exc:
+        error(str(exc))
+        return EXIT_USAGE
+    if not files:
+        error("predict needs a FILE or an --example NAME (see lenet-gui predict --help)")
+        return EXIT_USAGE
 
     try:
         session = ModelSession(args.predict_model, provider=args.predict_provider, spec_overrides=_overrides(args), threads=None)
@@ -102,7 +158,7 @@ def cmd_predict(args) -> int:
     if session.warning:
         error(session.warning)
     failed = 0
-    for item in predict_files(session, args.files):
+    for item in predict_files(session, files):
         if item.error:
             failed += 1
             error(item.error)
@@ -113,10 +169,10 @@ def cmd_predict(args) -> int:
             digit = int(label) if label is not None and label.isdigit() else label
             print(json.dumps({"file": item.file, "digit": digit, "probabilities": probs}), flush=False)
         elif item.digit is None:
-            print(f"{item.file}: no ink (nothing to predict)")
+            print(f"{shown.get(item.file, item.file)}: no ink (nothing to predict)")
         else:
             p = item.probabilities[item.digit] * 100
-            print(f"{item.file}: {session.labels[item.digit]}  ({p:.1f} %)")
+            print(f"{shown.get(item.file, item.file)}: {session.labels[item.digit]}  ({p:.1f} %)")
     sys.stdout.flush()
     return EXIT_USAGE if failed else 0
 

@@ -28,30 +28,43 @@ UNIT_HELP = (
 
 
 def add_explain_parser(sub) -> None:
+    import argparse
+
+    from lenet_gui.cli import _examples, _spec_options, _wrap
+
     e = sub.add_parser(
         "explain",
         help="write out how one unit was computed, or which part of the drawing drove the answer",
-        description=(
+        description=_wrap(
             "Run FILE (an image or .strokes.json drawing) through the model and write out one unit's "
             "computation with this run's numbers, checked against onnxruntime (--layer/--unit), or the "
             "occlusion evidence map for a class (--evidence). Units are counted from 0, as in numpy."
         ),
+        epilog=_examples(
+            "lenet-gui explain docs/seven.strokes.json --layer c3 --unit 5,3,6",
+            "lenet-gui explain docs/seven.strokes.json --layer f6 --json",
+            "lenet-gui explain docs/seven.strokes.json --evidence --class 1",
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     e.add_argument("file", metavar="FILE", help="an image or .strokes.json drawing")
-    e.add_argument("--model", dest="explain_model", help="ONNX model (default: the shipped LeNet-5)")
-    e.add_argument("--provider", dest="explain_provider", choices=["auto", "cpu", "cuda"], default="auto")
-    e.add_argument("--layer", help="a layer name as `lenet-gui shapes --json` prints it (e.g. c3.conv; "
-                                   "c3 alone means the first layer named c3.*), or 'probabilities' for how a "
-                                   "probability bar comes from the logits")
-    e.add_argument("--unit", help=UNIT_HELP)
+    e.add_argument("--model", dest="explain_model", metavar="MODEL.onnx",
+                   help="ONNX model (default: the shipped LeNet-5)")
+    e.add_argument("--provider", dest="explain_provider", choices=["auto", "cpu", "cuda"], default="auto",
+                   help="where inference runs: auto (CUDA when available, the default), cpu or cuda")
+    e.add_argument("--layer", metavar="LAYER",
+                   help="a layer name as `lenet-gui shapes --json` prints it (e.g. c3.conv; "
+                        "c3 alone means the first layer named c3.*), or 'probabilities' for how a "
+                        "probability bar comes from the logits")
+    e.add_argument("--unit", metavar="C,ROW,COL", help=UNIT_HELP)
     e.add_argument("--evidence", action="store_true", help="print the occlusion evidence map instead")
     e.add_argument("--class", dest="class_name", metavar="CLASS",
                    help="with --evidence: the class, as its label or its index from 0 (default: the predicted one)")
-    e.add_argument("--patch", type=int, default=4, help="with --evidence: side of the blanked square in pixels")
-    e.add_argument("--stride", type=int, default=2, help="with --evidence: pixels between blanked squares")
-    e.add_argument("--json", action="store_true", help="one JSON object")
-    from lenet_gui.cli import _spec_options
-
+    e.add_argument("--patch", type=int, default=4, metavar="PIXELS",
+                   help="with --evidence: side of the blanked square in pixels (default 4)")
+    e.add_argument("--stride", type=int, default=2, metavar="PIXELS",
+                   help="with --evidence: pixels between blanked squares (default 2)")
+    e.add_argument("--json", action="store_true", help="print one JSON object")
     _spec_options(e)
 
 

@@ -95,3 +95,39 @@ def exporter_style_classifier(path):
     model.ir_version = 8
     onnx.save_model(model, str(path))
     return path
+
+
+def deep_classifier(path, blocks=12, channels=8, size=28):
+    """A plain deep CNN: ``blocks`` × (3×3 Conv → ReLU), a 2×2 max pool after every
+    fourth, then global average pool → Flatten → Gemm → Softmax. 12 blocks: 30 nodes."""
+    rng = np.random.default_rng(2)
+    nodes, inits = [], []
+    x, c_in = "image", 1
+    for i in range(blocks):
+        w = (rng.normal(size=(channels, c_in, 3, 3)) / (3 * c_in ** 0.5)).astype(np.float32)
+        inits += [numpy_helper.from_array(w, f"w{i}"), numpy_helper.from_array(np.zeros(channels, np.float32), f"b{i}")]
+        nodes += [helper.make_node("Conv", [x, f"w{i}", f"b{i}"], [f"conv{i}"], kernel_shape=[3, 3], pads=[1, 1, 1, 1],
+                                   name=f"block{i}/conv"),
+                  helper.make_node("Relu", [f"conv{i}"], [f"relu{i}"], name=f"block{i}/relu")]
+        x, c_in = f"relu{i}", channels
+        if i % 4 == 3 and i < blocks - 1:
+            nodes.append(helper.make_node("MaxPool", [x], [f"pool{i}"], kernel_shape=[2, 2], strides=[2, 2],
+                                          name=f"pool{i}/maxpool"))
+            x = f"pool{i}"
+    inits.append(numpy_helper.from_array(rng.normal(size=(10, channels)).astype(np.float32), "fc"))
+    inits.append(numpy_helper.from_array(np.zeros(10, np.float32), "fc_b"))
+    nodes += [helper.make_node("GlobalAveragePool", [x], ["gap"], name="head/gap"),
+              helper.make_node("Flatten", ["gap"], ["flat"], name="head/flatten"),
+              helper.make_node("Gemm", ["flat", "fc", "fc_b"], ["logits"], transB=1, name="head/fc"),
+              helper.make_node("Softmax", ["logits"], ["probs"], axis=1, name="head/softmax")]
+    graph = helper.make_graph(
+        nodes, "deep",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 1, size, size])],
+        [helper.make_tensor_value_info("probs", TensorProto.FLOAT, [1, 10])],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save_model(model, str(path))
+    return path

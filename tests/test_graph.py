@@ -194,7 +194,7 @@ def test_unnamed_node_error_uses_op_and_index():
     nodes = [helper.make_node("Relu", ["x"], ["r"]),
              helper.make_node("MaxPool", ["r"], ["y"], kernel_shape=[4, 4])]
     model = make_model(nodes, [float_input("x", [1, 1, 3, 3])], [float_input("y", None)])
-    with pytest.raises(ShapeError, match=r"MaxPool #1.*kernel 4 is larger than the padded input 3"):
+    with pytest.raises(ShapeError, match=r"MaxPool #2.*kernel 4 is larger than the padded input 3"):
         analyze(model)
 
 
@@ -227,8 +227,8 @@ def test_shuffled_nodes_with_empty_names_are_sorted():
     assert [layer.output_shape for layer in layers if layer.op in ("Conv", "MaxPool")] == [
         [1, 6, 28, 28], [1, 6, 14, 14], [1, 16, 10, 10], [1, 16, 5, 5], [1, 120, 1, 1]]
     assert sum(layer.params for layer in layers) == LENET_TOTAL
-    assert layers[0].name == "" and layers[0].display_name == "Conv #0"
-    assert layers[2].display_name == "MaxPool #2"
+    assert layers[0].name == "" and layers[0].display_name == "Conv #1"
+    assert layers[2].display_name == "MaxPool #3"
     # Every layer comes after the producers of its inputs.
     produced = {"x"} | {t.name for t in model.graph.initializer}
     for layer in layers:

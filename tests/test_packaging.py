@@ -58,6 +58,9 @@ def test_wheel_ships_the_model_and_runs_from_another_folder(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert "lenet_gui/models/lenet5.onnx" in names
     assert "lenet_gui/resources/icon.svg" in names
+    examples = {n.rsplit("/", 1)[1] for n in names if n.startswith("lenet_gui/resources/examples/")}
+    assert {f"{d}.strokes.json" for d in range(10)} | {"1-or-7.strokes.json", "4-or-9.strokes.json",
+                                                       "README.md"} <= examples
     assert any(n.endswith("entry_points.txt") for n in names)
     entry = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
     assert "lenet-gui = lenet_gui.cli:main" in entry
@@ -80,6 +83,11 @@ def test_wheel_ships_the_model_and_runs_from_another_folder(tmp_path):
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=elsewhere, env=env)
     assert run.returncode == 0, run.stderr
     assert "28" in run.stdout
+    # The shipped examples are found from the installed package, anywhere.
+    run = subprocess.run([sys.executable, "-m", "lenet_gui", "predict", "--example", "7", "--example", "4-or-9"],
+                         capture_output=True, text=True, timeout=120, cwd=elsewhere, env=env)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[0].startswith("example 7: 7 ")
     assert "lenet_gui/core/ops/conv/explain.py" in names  # the explain rules of every op family ship too
     explain = f"from lenet_gui import cli; import sys; sys.exit(cli.main(['explain', {str(ROOT / 'docs' / 'seven.strokes.json')!r}, '--layer', 'c3.conv']))"
     run = subprocess.run([sys.executable, "-c", explain], capture_output=True, text=True, timeout=120, cwd=elsewhere,

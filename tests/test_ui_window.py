@@ -135,7 +135,7 @@ def test_clicking_a_map_enlarges_it_with_the_value_under_the_pointer(window, dra
     _hover(enlarged, enlarged.unit_center(0, 14, 13))
     value = float(window.last_result.activations[row.layer.output][4, 14, 13])
     qtbot.waitUntil(lambda: f"{value:.4f}" in dialog.readout.text())
-    assert "row 14, column 13" in dialog.readout.text()
+    assert "map 5 of 6, row 15, column 14 (index [4, 14, 13])" in dialog.readout.text()
     assert dialog.input_view.highlight() == (14, 13, 19, 18)
     # It follows the drawing.
     draw(window.canvas, [(80, 80), (200, 80)])
@@ -156,8 +156,10 @@ def test_conv_kernels_are_shown_from_the_weights(window, qtbot):
     qtbot.waitExposed(dialog)
     assert dialog.weights.shape == (16, 6, 5, 5)
     assert dialog.maps.count == 96 and dialog.maps.signed
-    _hover(dialog.maps, dialog.maps.unit_center(7, 2, 3))  # output map 1, input map 1
+    _hover(dialog.maps, dialog.maps.unit_center(7, 2, 3))  # output map 1, input map 1 (0-based)
     assert f"{float(dialog.weights[1, 1, 2, 3]):+.4f}" in dialog.readout.text()
+    # Counted from 1 as people count, with the array index beside it.
+    assert "output map 2 ← input map 2, kernel row 3, column 4 (weights[1, 1, 2, 3])" in dialog.readout.text()
     dialog.close()
 
 

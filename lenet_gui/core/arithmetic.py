@@ -46,7 +46,8 @@ AUTO_PAD_MODES = ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID")
 
 #: The pooling convention the formulas of pool_output_size are written in.
 POOL_CONVENTION_PER_SIDE = "per-side padding p: o = (n + 2·p − k)/s + 1"
-#: The convention of the article this project grew from (p is the TOTAL padding).
+#: The convention of Dumoulin and Visin, "A guide to convolution arithmetic for deep
+#: learning" (2016), which writes p for the TOTAL padding.
 POOL_CONVENTION_TOTAL = "total padding p: o = (n − k + p + s)/s"
 
 MUL = "·"
@@ -325,7 +326,7 @@ def pool_output_size(n: int, kernel: int, stride: int = 1, pad_begin: int = 0, p
 
 def pool_output_size_total_padding(n: int, kernel: int, stride: int, total_pad: int = 0,
                                    ceil_mode: bool = False) -> AxisResult:
-    """The article's pooling formula, (n − k + p + s)/s, where p is the TOTAL padding.
+    """Dumoulin and Visin's (2016) pooling formula, (n − k + p + s)/s, where p is the TOTAL padding.
 
     Algebraically the same as (n + p − k)/s + 1, so it agrees with
     pool_output_size whenever pb + pe = p (e.g. symmetric pads, p = 2·pad).

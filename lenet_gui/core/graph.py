@@ -107,7 +107,8 @@ class Layer:
     params: int = 0  # trainable parameters first counted at this node
     params_formula: str = ""  # e.g. "6·1·5·5 + 6 = 156"
     hyper: dict[str, Any] = field(default_factory=dict)  # kernel, stride, pads, dilation, group…
-    receptive_field: int | tuple[int, ...] | None = None  # pixels seen per axis (int when all equal)
+    receptive_field: int | tuple[int, ...] | None = None  # pixels seen per axis (int when all equal), at most the input's
+    receptive_field_padded: int | tuple[int, ...] | None = None  # the field counting padding, where larger than the input
     jump: int | tuple[int, ...] | None = None  # input pixels between neighbouring units
     rf_start: int | tuple[int, ...] | None = None  # input coordinate where unit 0's field begins
     rf: ar.ReceptiveField | None = None  # per-axis receptive field, for arithmetic.receptive_box
@@ -120,7 +121,7 @@ class Layer:
     @property
     def display_name(self) -> str:
         """A label for people: the node name, or op and index for unnamed nodes."""
-        return self.name or f"{self.op} #{self.index}"
+        return self.name or f"{self.op} #{self.index + 1}"  # people count nodes from 1
 
 
 def _rule(node: onnx.NodeProto) -> ops.OpRule | None:
@@ -297,7 +298,7 @@ class _Analyzer:
         return layers
 
     def _analyze_node(self, index: int, node: onnx.NodeProto) -> Layer:
-        label = f"Layer '{node.name}' ({node.op_type})" if node.name else f"Layer {node.op_type} #{index}"
+        label = f"Layer '{node.name}' ({node.op_type})" if node.name else f"Layer {node.op_type} #{index + 1}"
         ins = [self.tensors.get(name) if name else None for name in node.input]
         default_domain = node.domain in ("", "ai.onnx")
         attrs = attributes_with_defaults(node, self.opset) if default_domain else _attrs(node)
@@ -397,7 +398,14 @@ class _Analyzer:
             def one(values: tuple[int, ...]):
                 return values[0] if len(set(values)) == 1 else values
 
-            layer.receptive_field, layer.jump, layer.rf_start = one(rf.size), one(rf.jump), one(rf.start)
+            # A field can grow past the image through padding (30 for a 3×3 stack over 28 pixels); the
+            # size reported is clipped to the image, as a dense layer's is, and the unclipped one kept beside it.
+            size = rf.size
+            if self.image_size and len(self.image_size) == len(size):
+                size = tuple(min(r, n) for r, n in zip(rf.size, self.image_size))
+                if size != rf.size:
+                    layer.receptive_field_padded = one(rf.size)
+            layer.receptive_field, layer.jump, layer.rf_start = one(size), one(rf.jump), one(rf.start)
 
     # -- fallback ---------------------------------------------------------
 
@@ -509,6 +517,7 @@ def layers_to_json(layers: list[Layer]) -> list[dict[str, Any]]:
             "params_formula": layer.params_formula,
             "hyper": layer.hyper,
             "receptive_field": layer.receptive_field,
+            "receptive_field_padded": layer.receptive_field_padded,
             "jump": layer.jump,
             "rf_start": layer.rf_start,
             "convention": layer.convention,
@@ -527,6 +536,10 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+#: The convolution arithmetic the formulas follow.
+REFERENCE = ('Dumoulin and Visin, "A guide to convolution arithmetic for deep learning" '
+             "(2016, arXiv:1603.07285)")
+
 def format_table(layers: list[Layer]) -> str:
     """The layer table as a hand calculation, plain text for a terminal.
 
@@ -540,8 +553,9 @@ def format_table(layers: list[Layer]) -> str:
     for layer in shown:
         shape = layer.output_shape
         out = "?" if shape is None else _dims(shape[1:] if len(shape) >= 2 else shape)
-        rows.append((str(layer.index), layer.display_name, layer.op, out, f"{layer.params:,}",
-                     _text(layer.receptive_field), _text(layer.jump)))
+        field = _text(layer.receptive_field) + ("*" if layer.receptive_field_padded is not None else "")
+        rows.append((str(layer.index + 1), layer.display_name, layer.op, out, f"{layer.params:,}",
+                     field, _text(layer.jump)))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     right = {0, 4, 5, 6}
 
@@ -549,10 +563,12 @@ def format_table(layers: list[Layer]) -> str:
         cells = [cell.rjust(w) if i in right else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths))]
         return "  ".join(cells).rstrip()
 
-    lines = ["Layer arithmetic (output shapes without the batch axis; RF = receptive field on the input, in pixels)"]
+    lines = ["Layer arithmetic (output shapes without the batch axis; RF = receptive field on the input, in pixels)",
+             "Nodes are counted from 1 in the first column; --json gives the 0-based index, as numpy counts.",
+             f"Formulas follow {REFERENCE}."]
     if any(layer.convention for layer in shown):
         lines.append(f"Pooling formulas are written with {ar.POOL_CONVENTION_PER_SIDE}; "
-                     f"the article's form, {ar.POOL_CONVENTION_TOTAL}, gives the same sizes.")
+                     f"the guide's own form, {ar.POOL_CONVENTION_TOTAL}, gives the same sizes.")
     lines.append("")
     lines.append(line(rows[0]))
     lines.append(line(tuple("-" * w for w in widths)))
@@ -567,6 +583,11 @@ def format_table(layers: list[Layer]) -> str:
     lines.append(line(tuple("-" * w for w in widths)))
     total = sum(layer.params for layer in layers)
     lines.append(f"Total trainable parameters: {total:,} ({total})")
+    padded = [layer for layer in shown if layer.receptive_field_padded is not None]
+    if padded:
+        lines.append(f"* RF clipped to the input: the field counted with padding is larger "
+                     f"({', '.join(f'#{l.index + 1}: {_text(l.receptive_field_padded)}' for l in padded)}), "
+                     "but a unit can see no more than the whole input.")
     if hidden:
         lines.append(f"({hidden} node{'s' if hidden != 1 else ''} preparing weights or shapes not shown.)")
     return "\n".join(lines)

@@ -27,6 +27,12 @@ lenet-gui: no display found, so the window cannot open.
     lenet-gui predict FILE...     lenet-gui shapes
 """
 
+XCB_CURSOR_HELP = (
+    "lenet-gui: the window needs the X11 library libxcb-cursor, which is not installed: "
+    "install it (Debian/Ubuntu: sudo apt install libxcb-cursor0; Fedora: sudo dnf install xcb-util-cursor) "
+    "and start lenet-gui again.\n"
+)
+
 SCREENSHOT_SIZE = (1360, 860)
 SCHEME_ENV = "LENET_GUI_COLOR_SCHEME"
 
@@ -46,6 +52,42 @@ def display_problem(environ=None) -> str | None:
     if platform:
         return None  # offscreen, vnc, eglfs, ...: the user chose a platform that needs no desktop
     return None if has_x11 or has_wayland else NO_DISPLAY_HELP
+
+
+def library_available(soname: str) -> bool:
+    """Can the dynamic loader find ``soname`` (e.g. 'libxcb-cursor.so.0')? Tests replace this."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        ctypes.CDLL(soname)
+        return True
+    except OSError:
+        stem = soname.removeprefix("lib").split(".so")[0]
+        return ctypes.util.find_library(stem) is not None
+
+
+def xcb_platform_check(environ=None) -> tuple[str | None, str | None]:
+    """(platform to ask Qt for, or None to leave its choice; a message when no window can open).
+
+    Qt 6.5+ loads its X11 plugin only with libxcb-cursor, which minimal Linux
+    installs lack; without it QApplication aborts the process (exit 134) with a
+    message about plugins. Checked before the QApplication is made: on Wayland
+    the Wayland plugin is used instead, on X11 alone the user is told what to install.
+    """
+    env = os.environ if environ is None else environ
+    if not sys.platform.startswith("linux"):
+        return None, None
+    chosen = env.get("QT_QPA_PLATFORM", "").split(":")[0].strip().lower()
+    if chosen and chosen != "xcb":
+        return None, None  # wayland, offscreen, …: no xcb plugin involved
+    if env.get("DISPLAY") and library_available("libxcb-cursor.so.0"):
+        return None, None
+    if env.get("WAYLAND_DISPLAY") and not chosen:
+        return "wayland", None
+    if not env.get("DISPLAY"):
+        return None, None  # no display at all: display_problem has said so
+    return None, XCB_CURSOR_HELP
 
 
 def create_application(argv: list[str] | None = None):
@@ -118,6 +160,13 @@ def run_app(model: str | None = None, provider: str | None = None, open_file: st
         return 1
     if problem:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    else:
+        platform, missing = xcb_platform_check()
+        if missing and not screenshot:
+            sys.stderr.write(missing)
+            return 2
+        if missing or platform:
+            os.environ["QT_QPA_PLATFORM"] = "offscreen" if missing else platform
 
     app = create_application()
     from lenet_gui.ui.main_window import MainWindow

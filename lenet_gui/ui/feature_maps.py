@@ -24,9 +24,9 @@ import math
 import numpy as np
 from PySide6.QtCore import QEvent, QPoint, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPalette, QPen, QPixmap
-from PySide6.QtWidgets import QSizePolicy, QWidget
+from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
-from lenet_gui.ui import theme
+from lenet_gui.ui import layer_text, theme
 from lenet_gui.ui.mosaic import Geometry, LevelBatch, Mosaic
 
 MAX_TILES = 256  # a wide layer shows its first maps only
@@ -85,6 +85,7 @@ class ActivationMaps(QWidget):
         self._layout_width = -1
         self._hover: tuple[int, int, int] | None = None
         self._cursor: tuple[int, int, int] | None = None  # keyboard position
+        self._labels: list[str] | None = None  # class labels under a strip's cells (the output)
         self.setBackgroundRole(background)  # the colour between tiles
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -213,7 +214,7 @@ class ActivationMaps(QWidget):
         self._underlay = None
         self._apply_colors()
         self._refill()
-        self.setFixedHeight(geometry.height + 2)
+        self.setFixedHeight(geometry.height + 2 + self._labels_height())
         self.updateGeometry()
 
     def _apply_colors(self, repaint: bool = True) -> None:
@@ -321,7 +322,62 @@ class ActivationMaps(QWidget):
                 x, y, w, h = m.tile_rect(tile)
             painter.setPen(QPen(outline, 2))
             painter.drawRect(QRect(origin.x() + x - 1, origin.y() + y - 1, w + 1, h + 1))
+        self._paint_labels(painter)
         painter.end()
+
+    # --- class labels and tooltips (1-D layers) ----------------------------------------------------------
+    def set_labels(self, labels: list[str] | None) -> None:
+        """Class labels for the cells of a strip (the output layer); drawn under cells wide enough for them."""
+        self._labels = list(labels) if labels and self.kind == "strip" and len(labels) == self.total else None
+        self._layout_width = -1
+        self._mosaic = None
+        self._relayout(max(self.width(), 40))
+
+    def labels(self) -> list[str] | None:
+        return self._labels
+
+    def _labels_height(self) -> int:
+        return self.fontMetrics().height() + 2 if self._labels else 0
+
+    def _paint_labels(self, painter: QPainter) -> None:
+        if not self._labels:
+            return
+        m = self._mosaic
+        metrics = self.fontMetrics()
+        values = self._values.reshape(-1) if self._values is not None else None
+        winner = int(np.argmax(values[: self.count])) if values is not None and values.size else None
+        painter.setPen(self.palette().color(QPalette.ColorRole.Text))
+        top = self._origin().y() + m.geometry.height + 1
+        for unit, label in enumerate(self._labels[: self.count]):
+            x, y, w, h = m.tile_rect(unit)
+            if metrics.horizontalAdvance(label) > m.geometry.pitch_x + 2 or y > 0:
+                continue  # no room under the cell: the tooltip still names it
+            font = self.font()
+            font.setBold(unit == winner)
+            painter.setFont(font)
+            painter.drawText(QRect(self._origin().x() + x - 4, top, w + 8, metrics.height()),
+                             Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop, label)
+
+    def unit_tooltip(self, tile: int, row: int = 0, col: int = 0) -> str:
+        """The unit counted from 1, its numpy index, its class label (the output) and its value."""
+        if self.kind == "maps":
+            text = layer_text.unit_text("maps", tile, self.count, row, col)
+        else:
+            text = layer_text.counted("unit", tile, self.total)
+            if self._labels:
+                text = f"class {self._labels[tile]}: {text}"
+        value = self.value_at(tile, row, col)
+        return text + (f" = {value:.4f}" if value is not None else "")
+
+    def event(self, event) -> bool:
+        if event.type() == QEvent.Type.ToolTip:
+            unit = self.unit_at(event.pos())
+            if unit is None:
+                QToolTip.hideText()
+            else:
+                QToolTip.showText(event.globalPos(), self.unit_tooltip(*unit), self)
+            return True
+        return super().event(event)
 
     # --- pointer and keyboard --------------------------------------------------------------------------
     def unit_at(self, pos) -> tuple[int, int, int] | None:

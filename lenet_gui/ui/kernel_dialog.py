@@ -74,7 +74,8 @@ class KernelDialog(QDialog):
     def _hovered(self, tile: int, row: int, col: int) -> None:
         out_map, in_map = divmod(tile, self.in_maps)
         weight = float(self.weights[out_map, in_map, row, col])
-        text = f"output map {out_map} ← input map {in_map}, weight [{row}, {col}] = {weight:+.4f}"
+        text = (f"output map {out_map + 1} ← input map {in_map + 1}, kernel row {row + 1}, column {col + 1} "
+                f"(weights[{out_map}, {in_map}, {row}, {col}]) = {weight:+.4f}")
         if self.bias is not None and out_map < self.bias.size:
-            text += f" · bias of map {out_map} = {float(self.bias[out_map]):+.4f}"
+            text += f" · bias of map {out_map + 1} = {float(self.bias[out_map]):+.4f}"
         self.readout.setText(text)

@@ -118,6 +118,29 @@ class LayerPanel(QWidget):
     def row_for(self, layer: Layer) -> LayerRow | None:
         return next((row for row in self._rows if row.layer.index == layer.index), None)
 
+    def set_class_labels(self, output: str, labels: list[str]) -> None:
+        """Label the cells of the layer whose output tensor is ``output`` (the class scores)."""
+        for row in self._rows:
+            row.set_labels(labels if row.layer.output == output else None)
+
+    def show_layer(self, layer: Layer, item: int = -1) -> LayerRow | None:
+        """Scroll so that the row of ``layer`` is in view, its top first, and mark it; ``item``: a map to show too."""
+        row = self.row_for(layer)
+        if row is None:
+            return None
+        bar = self.scroll.verticalScrollBar()
+        viewport = self.scroll.viewport().height()
+        top = row.y()
+        if top < bar.value() or top + min(row.height(), viewport) > bar.value() + viewport:
+            bar.setValue(min(top, bar.maximum()))
+        if row.maps is not None and 0 <= item < row.maps.count:
+            # A tall row (many maps) may hold the chosen one below the fold.
+            centre = row.maps.mapTo(self.content, row.maps.unit_center(item))
+            self.scroll.ensureVisible(centre.x(), centre.y(), 0, 40)
+        for other in self._rows:
+            other.set_marked(other is row)
+        return row
+
     # --- data -----------------------------------------------------------------------------------------------
     def set_runtime_shapes(self, shapes: dict) -> None:
         """Activation shapes (tensor name → shape without batch) from an onnxruntime run."""

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePol
 
 from lenet_gui.core.graph import Layer
 from lenet_gui.ui import layer_text, theme
-from lenet_gui.ui.feature_maps import ActivationMaps
+from lenet_gui.ui.feature_maps import ActivationMaps, map_layout
 from lenet_gui.ui.layer_text import LayerName
 
 
@@ -40,11 +40,14 @@ class LayerRow(QFrame):
         self._tile_size = tile_size
         self._check = layer_text.check_shape(layer, None)
         self._runtime_shape = None  # what _check was worked out for
+        self._marked = False  # chosen in the overview: outlined in the accent colour
+        self._labels: list[str] | None = None  # class labels, for the output layer's cells
         self.maps: ActivationMaps | None = None
         self.setObjectName(f"layerRow{layer.index}")
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.setAccessibleName(f"Layer {layer.index}: {name.title(layer)}")
-        tooltip = f"ONNX node {layer.name or '(unnamed)'}: {layer.op}, output tensor {layer.output}"
+        self.setAccessibleName(f"Layer {layer.index + 1}: {name.title(layer)}")
+        tooltip = (f"ONNX node {layer.name or '(unnamed)'}: {layer.op}, output tensor {layer.output}\n"
+                   f"Node #{layer.index + 1} in execution order, counted from 1 (index {layer.index})")
         if name.description:
             tooltip = f"{name.description}\n{tooltip}"
         self.setToolTip(tooltip)
@@ -52,7 +55,7 @@ class LayerRow(QFrame):
         self.title = QLabel(self)
         self.title.setTextFormat(Qt.TextFormat.RichText)
         tag = f"<b>{html.escape(name.tag)}</b> · " if name.tag else ""
-        index = f"<span style='font-weight:normal'>#{layer.index}</span>"
+        index = f"<span style='font-weight:normal'>#{layer.index + 1}</span>"
         title = layer_text.op_title(layer.op)
         onnx_op = "" if title.lower() == layer.op.lower() else f" ({layer.op})"
         self.title.setText(f"{tag}{html.escape(title + onnx_op)}&nbsp;&nbsp;{index}")
@@ -97,7 +100,9 @@ class LayerRow(QFrame):
                        layer_text.receptive_text(layer, input_size)]
             details = [d for d in details if d]
             if name.description:
-                details.insert(0, name.description.split(":", 1)[-1].strip())
+                shape = tuple(layer.output_shape[1:]) if layer.output_shape else ()
+                kind = map_layout(shape)[0] if shape else "strip"
+                details.insert(0, layer_text.row_description(name, kind))
             if details:
                 layout.addWidget(_dim_label(" · ".join(details), self))
             layout.addWidget(self.formula)
@@ -117,6 +122,8 @@ class LayerRow(QFrame):
         self.maps.unitHovered.connect(self.unitHovered)
         self.maps.hoverLeft.connect(self.hoverLeft)
         self.maps.mapActivated.connect(self.mapActivated)
+        if self._labels:
+            self.maps.set_labels(self._labels)
         self._maps_layout.addWidget(self.maps)
 
     def set_tile_size(self, size: int) -> None:
@@ -159,6 +166,20 @@ class LayerRow(QFrame):
         self.mark.setToolTip(check.detail)
         self.mark.setAccessibleDescription(check.detail)
 
+    def set_labels(self, labels: list[str] | None) -> None:
+        """The class labels, when this layer is the model's class output."""
+        self._labels = list(labels) if labels else None
+        if self.maps is not None:
+            self.maps.set_labels(self._labels)
+
+    def set_marked(self, marked: bool) -> None:
+        if marked != self._marked:
+            self._marked = marked
+            self.update()
+
+    def is_marked(self) -> bool:
+        return self._marked
+
     def changeEvent(self, event) -> None:
         if event.type() == QEvent.Type.PaletteChange:
             self._paint_mark()
@@ -168,7 +189,7 @@ class LayerRow(QFrame):
         palette = self.palette()
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setPen(QPen(palette.color(QPalette.ColorRole.Mid), 1))
+        painter.setPen(QPen(theme.accent_color(palette), 2) if self._marked else QPen(palette.color(QPalette.ColorRole.Mid), 1))
         painter.setBrush(palette.color(QPalette.ColorRole.AlternateBase if self.compact else QPalette.ColorRole.Base))
         painter.drawRoundedRect(QRectF(self.rect()).adjusted(0.5, 0.5, -0.5, -0.5), 6, 6)
         painter.end()

@@ -73,12 +73,29 @@ def _tag_from_node_name(name: str, op: str) -> str | None:
 class LayerName:
     tag: str | None  # "C1", "Output", or None
     description: str  # from the metadata, or ""
+    before: str = ""  # the description is that of the next layer, this op (e.g. "ReLU"), applied after this one
 
     def title(self, layer: Layer) -> str:
         if self.tag:
             return f"{self.tag} · {op_title(layer.op)}"
-        return f"{op_title(layer.op)} #{layer.index}"
+        return f"{op_title(layer.op)} #{layer.index + 1}"
 
+
+
+def row_description(name: LayerName, kind: str = "maps") -> str:
+    """What a row's pictures are, from the model's description of its stage.
+
+    A convolution whose ReLU has a row of its own shows the values before the
+    ReLU, so "…, ReLU" is taken off its description and it says so instead.
+    """
+    text = name.description.split(":", 1)[-1].strip()
+    if not name.before:
+        return text
+    suffix = f", {name.before}".lower()
+    if text.lower().endswith(suffix):
+        text = text[: -len(suffix)]
+    what = "maps" if kind == "maps" else "values"
+    return f"{text}; these are the {what} before the {name.before}, which the next row applies"
 
 def layer_names(layers: list[Layer], meta: dict) -> dict[int, LayerName]:
     """A name for every layer, keyed by layer index.
@@ -102,7 +119,7 @@ def layer_names(layers: list[Layer], meta: dict) -> dict[int, LayerName]:
         if len(next_layers) == 1 and next_layers[0].op in ELEMENTWISE_FORMULAS and next_layers[0].output in described:
             tensor = next_layers[0].output
             desc = described[tensor]
-            names[layer.index] = LayerName(_tag_from_description(tensor, desc), desc)
+            names[layer.index] = LayerName(_tag_from_description(tensor, desc), desc, op_title(next_layers[0].op))
             continue
         names[layer.index] = LayerName(_tag_from_node_name(layer.name, layer.op), "")
     return names
@@ -155,8 +172,12 @@ def receptive_text(layer: Layer, input_size: tuple[int, int] | None) -> str:
     rf = layer.rf
     if rf is None or len(rf.size) != 2:
         return ""
-    if input_size and rf.size[0] >= input_size[0] and rf.size[1] >= input_size[1] and rf.start == (0, 0):
-        return f"each unit sees the whole {input_size[0]}{TIMES}{input_size[1]} input"
+    if input_size and rf.size[0] >= input_size[0] and rf.size[1] >= input_size[1]:
+        # Clipped as the shapes table clips it: no unit sees more than the whole input.
+        text = f"each unit sees the whole {input_size[0]}{TIMES}{input_size[1]} input"
+        if tuple(rf.size) != tuple(input_size):
+            text += f" (its field counting padding is {rf.size[0]}{TIMES}{rf.size[1]})"
+        return text
     jump = f", {_pair(rf.jump)} px apart" if max(rf.jump) > 1 else ""
     return f"each unit sees {rf.size[0]}{TIMES}{rf.size[1]} input pixels{jump}"
 
@@ -204,3 +225,31 @@ def check_shape(layer: Layer, runtime_shape) -> ShapeCheck:
         "mismatch", f"✗ {shape_text(computed)} ≠ {shape_text(runtime)}",
         f"Worked out {shape_text(computed)}, but onnxruntime returned {shape_text(runtime)}.",
     )
+
+
+# Counting: people count from 1, numpy from 0. Everything a person reads counts from 1
+# ("map 2 of 6", "node 4", "row 3") and gives the 0-based numpy index beside it where
+# one could be looked up; JSON output keeps numpy's 0-based indexes.
+
+
+def counted(what: str, index: int, total: int) -> str:
+    """'map 2 of 6 (index 1)' for the map numpy calls 1."""
+    return f"{what} {index + 1} of {total} (index {index})"
+
+
+def unit_text(kind: str, channel: int, count: int, row: int = 0, col: int = 0) -> str:
+    """A unit of a layer, counted from 1, with its numpy index: 'map 2 of 6, row 4, column 6 (index [1, 3, 5])'."""
+    if kind == "maps":
+        return f"map {channel + 1} of {count}, row {row + 1}, column {col + 1} (index [{channel}, {row}, {col}])"
+    return counted("unit", channel, count)
+
+
+def box_text(box: tuple[int, int, int, int], height: int, width: int) -> str:
+    """The input pixels a receptive field covers, counted from 1, clipped to the image and saying so."""
+    y0, x0, y1, x1 = box
+    cy0, cx0 = max(y0, 0), max(x0, 0)
+    cy1, cx1 = min(y1, height), min(x1, width)
+    text = f"sees input rows {cy0 + 1}–{cy1}, columns {cx0 + 1}–{cx1} ({cy1 - cy0}{TIMES}{cx1 - cx0})"
+    if (cy0, cx0, cy1, cx1) != (y0, x0, y1, x1):
+        text += f"; its {y1 - y0}{TIMES}{x1 - x0} field reaches into the padding"
+    return text

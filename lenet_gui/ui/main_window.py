@@ -44,9 +44,10 @@ from lenet_gui.ui.canvas import Backdrop, DrawingCanvas
 from lenet_gui.ui.controller import InferenceController
 from lenet_gui.ui.kernel_dialog import KernelDialog
 from lenet_gui.ui.layer_panel import DEFAULT_TILE_SIZE, TILE_SIZES, LayerPanel
-from lenet_gui.ui.layer_text import layer_names
+from lenet_gui.ui.layer_text import box_text, layer_names, unit_text
 from lenet_gui.ui.map_dialog import FeatureMapDialog, receptive_box_for
 from lenet_gui.ui.network_input import NetworkInputView
+from lenet_gui.ui.overview import NetworkOverview
 from lenet_gui.ui.probabilities import PredictionView
 from lenet_gui.ui.settings import AppSettings
 
@@ -178,10 +179,30 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(0, 2)
         self.splitter.setStretchFactor(1, 3)
         self.splitter.setChildrenCollapsible(False)
-        self.setCentralWidget(self.splitter)
+        self.setCentralWidget(self._build_overview(self.splitter))
         self.resize(*DEFAULT_SIZE)
         self.splitter.setSizes([560, 800])
         self.setTabOrder(self.canvas, self.layer_panel)
+
+    def _build_overview(self, below: QWidget) -> QWidget:
+        """The network at a glance across the top, always visible; ``below`` under it."""
+        self.overview = NetworkOverview()
+        self.overview.layerSelected.connect(self._overview_selected)
+        self.overview.mapActivated.connect(self.open_map)
+        self.overview.unitHovered.connect(self._unit_hovered)
+        self.overview.hoverLeft.connect(self._unit_left)
+        central = QWidget()
+        box = QVBoxLayout(central)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.setSpacing(0)
+        box.addWidget(self.overview)
+        box.addWidget(below, 1)
+        return central
+
+    def _overview_selected(self, layer, item: int) -> None:
+        """A layer chosen in the overview: its detailed row comes into view."""
+        self.layer_panel.show_layer(layer, item)
+        self.show_status(f"{self._titles.get(layer.index, layer.display_name)}: its row is shown in the layer panel")
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
@@ -235,6 +256,9 @@ class MainWindow(QMainWindow):
         self.layer_panel.set_layers(layers, session.meta, self.model_title(), (spec.height, spec.width),
                                     set(self._kernels))
         self.layer_panel.set_runtime_shapes({name: value.shape for name, value in probe.activations.items()})
+        self.layer_panel.set_class_labels(session.class_output.name, session.labels)
+        self.overview.set_model(layers, session.meta, self.model_title(), (spec.height, spec.width), session.labels,
+                                session.class_output.name)
         if self._map_dialog is not None:
             self._map_dialog.close()
         self._show_provider()
@@ -328,6 +352,7 @@ class MainWindow(QMainWindow):
         prepared = None if result is None else result.prepared
         self.network_input.set_view(None if prepared is None else prepared.network_view)
         self.layer_panel.show_result(result)
+        self.overview.show_result(result)
         if self._map_dialog is not None and self._map_dialog.isVisible():
             self._feed_map_dialog(result)
         if result is not None:
@@ -368,13 +393,14 @@ class MainWindow(QMainWindow):
         box = receptive_box_for(layer, kind, row, col)
         self.network_input.set_highlight(box)
         value = panel_row.maps.value_at(channel, row, col) if panel_row and panel_row.maps else None
-        where = f"map {channel}, row {row}, column {col}" if kind == "maps" else f"unit {channel}"
+        maps = panel_row.maps if panel_row is not None else None
+        count = 1 if maps is None else maps.total if kind == "strip" else maps.shape[0] if len(maps.shape) == 3 else 1
+        where = unit_text(kind, channel, count, row, col)
         text = f"{self._titles.get(layer.index, layer.display_name)} · {where}"
         if value is not None:
             text += f" = {value:.4f}"
         if box is not None:
-            y0, x0, y1, x1 = box
-            text += f" · sees input rows {y0}–{y1 - 1}, columns {x0}–{x1 - 1} ({y1 - y0}×{x1 - x0})"
+            text += " · " + box_text(box, *self.network_input.input_size())
         self.statusBar().showMessage(text)
 
     def _unit_left(self) -> None:
@@ -387,7 +413,7 @@ class MainWindow(QMainWindow):
         spec = self.session.spec
         normalised = ((1.0 - value if spec.invert else value) * spec.pixel_max - spec.mean) / spec.std
         self.statusBar().showMessage(
-            f"Input pixel row {row}, column {col}: {value:.3f} → the network gets "
+            f"Input pixel row {row + 1}, column {col + 1} (index [{row}, {col}]): {value:.3f} → the network gets "
             f"({value:.3f} − {spec.mean:g}) / {spec.std:g} = {normalised:.3f}"
         )
 
@@ -404,8 +430,9 @@ class MainWindow(QMainWindow):
         activation = None if result is None else result.activations.get(layer.output)
         view = None if result is None or result.prepared is None else result.prepared.network_view
         spec = self.session.spec
+        labels = self.session.labels if layer.output == self.session.class_output.name else None
         self._map_dialog.show_map(layer, self._titles.get(layer.index, layer.display_name), shape, signed, channel,
-                                  activation, view, (spec.height, spec.width))
+                                  activation, view, (spec.height, spec.width), labels)
         self._map_dialog.show()
         self._map_dialog.raise_()
         return self._map_dialog
@@ -443,6 +470,19 @@ class MainWindow(QMainWindow):
             return False
         self.canvas.set_drawing(drawing, f"Open {Path(path).name}")
         self._opened(path, f"Opened the drawing {Path(path).name} ({len(drawing.strokes)} strokes)")
+        return True
+
+    def open_example(self, path: str) -> bool:
+        """A shipped example: opened as an untitled drawing, so Save asks where (the package stays as it is)."""
+        drawing = self._read_file(path, load_drawing, DrawingError, "drawing")
+        if drawing is None:
+            return False
+        name = Path(path).name.removesuffix(DRAWING_SUFFIX)
+        self.canvas.set_drawing(drawing, f"Open example {name}")
+        self.document_path = None
+        self.settings.document_path = ""
+        self._update_title()
+        self.show_status(f"Opened the example {name}: a real pen-written digit (UCI pen digits, CC BY 4.0)")
         return True
 
     def open_image(self, path: str) -> bool:
@@ -598,9 +638,7 @@ class MainWindow(QMainWindow):
         self.setWindowModified(not clean)
 
     def clear_drawing(self) -> None:
-        if self.canvas.clear():
-            self.document_path = None
-            self.settings.document_path = ""
+        if self.canvas.clear():  # an edit of the document, as any stroke is: Save still writes to its file
             self._update_title()
             self.show_status("Cleared (Undo brings it back)")
 
@@ -635,6 +673,11 @@ class MainWindow(QMainWindow):
             QMessageBox.Icon.Information, "How to Read the Panel",
             "<p><b>What the network sees</b> is the 32×32 image handed to the first layer: your ink scaled into "
             "a 20×20 box, centred by its centre of mass in 28×28, padded by 2 pixels (the dashed frame).</p>"
+            "<p><b>The network at a glance</b>, across the top, draws every layer as a column: its maps "
+            "(6@28×28 is 6 maps of 28×28) or its units, the outputs labelled with their classes and the winner "
+            "outlined. Click a column to see its row in the panel; double-click a map to enlarge it.</p>"
+            "<p>Maps, units, rows and columns are counted from 1; the 0-based index an array uses is given beside "
+            "them, e.g. map 2 of 6 (index 1).</p>"
             "<p>Each <b>row</b> of the layer panel is one node of the ONNX graph. The shape formula is the hand "
             "calculation, e.g. (32 + 2·0 − 5)/1 + 1 = 28; ✓ says onnxruntime produced exactly that shape.</p>"
             "<p>The <b>heatmaps</b> are that layer's activations for your drawing, one tile per feature map. "

@@ -1,7 +1,9 @@
 """A feature map enlarged, with the value under the pointer and the unit's receptive field.
 
 The dialog is not modal and keeps following the drawing: every new result
-updates the map it shows.
+updates the map it shows. A 1-D layer (a fully connected layer, the output)
+fills the dialog as bars of its values, which can be sorted. Maps and units
+are counted from 1, as the spin box does, with the numpy index beside them.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import numpy as np
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QKeySequence, QPalette
 from PySide6.QtWidgets import (
+    QCheckBox,
     QDialog,
     QDialogButtonBox,
     QHBoxLayout,
@@ -24,6 +27,8 @@ from lenet_gui.core import arithmetic
 from lenet_gui.core.errors import ShapeError
 from lenet_gui.core.graph import Layer
 from lenet_gui.ui.feature_maps import ActivationMaps, map_layout
+from lenet_gui.ui.layer_text import box_text, counted, unit_text
+from lenet_gui.ui.vector_bars import VectorBars
 from lenet_gui.ui.network_input import NetworkInputView
 
 ENLARGED_SIZE = 336
@@ -56,6 +61,7 @@ class FeatureMapDialog(QDialog):
         self._signed = False
         self._activation: np.ndarray | None = None
         self.maps: ActivationMaps | None = None
+        self.bars: VectorBars | None = None  # a 1-D layer, instead of maps
 
         self.heading = QLabel(self)
         font = self.heading.font()
@@ -69,6 +75,9 @@ class FeatureMapDialog(QDialog):
         self.readout.setMinimumWidth(260)
         self.scale_label = QLabel("", self)
         self.scale_label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        self.scale_label.setWordWrap(True)
+        self.scale_label.setMaximumWidth(300)
+        self.readout.setMaximumWidth(300)
         self.input_view = NetworkInputView(self)
         self.input_view.setFixedSize(196, 196)
 
@@ -79,14 +88,18 @@ class FeatureMapDialog(QDialog):
         self.next.setShortcut(QKeySequence(QKeySequence.StandardKey.MoveToNextPage))
         self.next.clicked.connect(lambda: self.set_channel(self.channel + 1))
         self.spin = QSpinBox(self)
-        self.spin.setAccessibleName("Map number")
-        self.spin.valueChanged.connect(lambda value: self.set_channel(value))
+        self.spin.setAccessibleName("Map number, counted from 1")
+        self.spin.valueChanged.connect(lambda value: self.set_channel(value - 1))
+        self.sort_box = QCheckBox("&Sort by value", self)
+        self.sort_box.setToolTip("Order the bars from the largest value to the smallest")
+        self.sort_box.toggled.connect(self._sort_toggled)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
         buttons.rejected.connect(self.reject)
 
         self._map_holder = QVBoxLayout()
         side = QVBoxLayout()
-        side.addWidget(QLabel("Receptive field on the network input:", self))
+        self.field_caption = QLabel("Receptive field on the network input:", self)
+        side.addWidget(self.field_caption)
         side.addWidget(self.input_view)
         side.addWidget(self.readout)
         side.addWidget(self.scale_label)
@@ -96,9 +109,12 @@ class FeatureMapDialog(QDialog):
         body.addLayout(side)
         navigation = QHBoxLayout()
         navigation.addWidget(self.previous)
-        navigation.addWidget(QLabel("Map", self))
+        self.spin_label = QLabel("Map", self)
+        self.spin_label.setBuddy(self.spin)
+        navigation.addWidget(self.spin_label)
         navigation.addWidget(self.spin)
         navigation.addWidget(self.next)
+        navigation.addWidget(self.sort_box)
         navigation.addStretch(1)
         navigation.addWidget(buttons)
         layout = QVBoxLayout(self)
@@ -107,7 +123,8 @@ class FeatureMapDialog(QDialog):
         layout.addLayout(navigation)
 
     def show_map(self, layer: Layer, title: str, shape, signed: bool, channel: int,
-                 activation: np.ndarray | None, input_view: np.ndarray | None, input_size) -> None:
+                 activation: np.ndarray | None, input_view: np.ndarray | None, input_size,
+                 labels: list[str] | None = None) -> None:
         """Show ``channel`` of ``layer`` (shape without batch) and keep it live."""
         self.layer = layer
         self.title_text = title
@@ -119,18 +136,32 @@ class FeatureMapDialog(QDialog):
             if item.widget() is not None:
                 item.widget().setParent(None)
                 item.widget().deleteLater()
+        self.maps, self.bars = None, None
         if self.kind == "maps":
             self.maps = ActivationMaps((1, tile_h, tile_w), signed, ENLARGED_SIZE, parent=self)
+            self.maps.setMinimumWidth(ENLARGED_SIZE)  # or the layout squeezes the map before it is shown
+            self.maps.setAccessibleName(f"Enlarged map of {title}")
+            self.maps.unitHovered.connect(self._hovered)
+            self.maps.hoverLeft.connect(self._left)
+            self._map_holder.addWidget(self.maps)
+            self._map_holder.addStretch(1)
         else:
-            self.maps = ActivationMaps(tuple(shape), signed, ENLARGED_SIZE, parent=self)
-        self.maps.setMinimumWidth(ENLARGED_SIZE)  # or the layout squeezes the map before it is shown
-        self.maps.setAccessibleName(f"Enlarged map of {title}")
-        self.maps.unitHovered.connect(self._hovered)
-        self.maps.hoverLeft.connect(self._left)
-        self._map_holder.addWidget(self.maps)
-        self._map_holder.addStretch(1)
+            self.bars = VectorBars(count, labels, self)
+            self.bars.setAccessibleName(f"Values of {title}, as bars")
+            self.bars.set_sorted(self.sort_box.isChecked())
+            self.bars.unitHovered.connect(lambda unit: self._hovered(unit, 0, 0))
+            self.bars.hoverLeft.connect(self._left)
+            self._map_holder.addWidget(self.bars, 1)
+        self.sort_box.setVisible(self.bars is not None)
+        # Every unit of a 1-D layer sees the whole input: the bars take the room of the input view.
+        for widget in (self.field_caption, self.input_view):
+            widget.setVisible(self.bars is None)
+        for widget in (self.previous, self.next, self.spin, self.spin_label):
+            widget.setVisible(self.bars is None)
+        if self.bars is not None:
+            self.resize(max(self.width(), 760), max(self.height(), 440))
         self.spin.blockSignals(True)
-        self.spin.setRange(0, max(0, self.count - 1))
+        self.spin.setRange(1, max(1, self.count))
         self.spin.blockSignals(False)
         for widget in (self.previous, self.next, self.spin):
             widget.setEnabled(self.count > 1)
@@ -146,9 +177,10 @@ class FeatureMapDialog(QDialog):
             return
         self.channel = channel
         self.spin.blockSignals(True)
-        self.spin.setValue(channel)
+        self.spin.setValue(channel + 1)
         self.spin.blockSignals(False)
-        what = f"map {channel} of {self.count}" if self.kind == "maps" else f"{self.maps.count} units"
+        self.spin.setToolTip(counted("map", channel, self.count))
+        what = f"map {channel + 1} of {self.count}" if self.kind == "maps" else f"{self.bars.count} values"
         self.heading.setText(f"{self.title_text} — {what}")
         self.setWindowTitle(f"{self.title_text}, {what} — lenet-gui")
         self._refresh()
@@ -164,14 +196,27 @@ class FeatureMapDialog(QDialog):
 
     def _current(self) -> np.ndarray | None:
         values = self._activation
-        if values is None or self.maps is None:
+        if values is None or (self.maps is None and self.bars is None):
             return None
         if self.kind == "maps":
             maps = values.reshape(-1, self.maps.tile_h, self.maps.tile_w)
             return maps[self.channel][None] if self.channel < len(maps) else None
         return values
 
+    def _sort_toggled(self, on: bool) -> None:
+        if self.bars is not None:
+            self.bars.set_sorted(on)
+
     def _refresh(self) -> None:
+        if self.bars is not None:
+            self.bars.set_values(self._current())
+            if self.bars.values() is None:
+                self.scale_label.setText("Nothing drawn: the values are idle.")
+            else:
+                under = "its class" if self.bars.labels else "the unit's number, counted from 1"
+                self.scale_label.setText("One bar per unit, above the line for positive values, below for "
+                                         f"negative ones; under a bar: {under}. Hover a bar to read it.")
+            return
         if self.maps is None:
             return
         self.maps.set_values(self._current())
@@ -184,14 +229,17 @@ class FeatureMapDialog(QDialog):
             self.scale_label.setText(f"Colours: dark 0 … bright {scale:.3g} (this map's largest value)")
 
     def _hovered(self, tile: int, row: int, col: int) -> None:
-        unit = tile if self.kind == "strip" else None
-        value = self.maps.value_at(tile, row, col)
-        where = f"unit {unit}" if unit is not None else f"row {row}, column {col}"
+        if self.bars is not None:
+            values = self.bars.values()
+            value = None if values is None else float(values[tile])
+            where = self.bars.name_of(tile)
+        else:
+            value = self.maps.value_at(tile, row, col)
+            where = unit_text("maps", self.channel, self.count, row, col)
         text = f"{where}: {value:.4f}" if value is not None else f"{where}: no value yet"
         box = receptive_box_for(self.layer, self.kind, row, col)
         if box is not None:
-            y0, x0, y1, x1 = box
-            text += f"\nsees input rows {y0}–{y1 - 1}, columns {x0}–{x1 - 1}"
+            text += "\n" + box_text(box, *self.input_view.input_size())
         self.readout.setText(text)
         self.input_view.set_highlight(box)
         channel = self.channel if self.kind == "maps" else tile

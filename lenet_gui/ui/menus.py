@@ -13,6 +13,7 @@ from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QLabel, QMenu, QSlider, QToolBar
 
 from lenet_gui.core.session import provider_info
+from lenet_gui.ui import examples_menu
 from lenet_gui.ui.canvas import ERASER, MAX_PEN_SIZE, MIN_PEN_SIZE, PEN
 
 StandardKey = QKeySequence.StandardKey
@@ -182,6 +183,7 @@ def _menus(window, a: Actions) -> None:
     file_menu = bar.addMenu("&File")
     file_menu.addActions([a.open_file])
     file_menu.addMenu(a.recent_menu)
+    file_menu.addMenu(examples_menu.build(window))
     file_menu.addAction(a.open_model)
     file_menu.addSeparator()
     file_menu.addActions([a.save, a.save_as, a.export_png, a.export_panel])
