@@ -3,6 +3,7 @@
     lenet-gui [--model M] [--provider auto|cpu|cuda] [--open FILE] [--screenshot OUT.png]
     lenet-gui shapes [MODEL] [--json]
     lenet-gui predict [--model M] [--provider P] [--json] FILE...
+    lenet-gui evaluate FOLDER_OR_FILE... [--model M] [--json] [--png OUT] [--limit N]
 
 ``shapes`` and ``predict`` never import Qt: they work on a server with no display.
 Every error a user can cause is one line on stderr and exit code 2.
@@ -50,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--provider", choices=["auto", "cpu", "cuda"], default=None, help="where inference runs")
     p.add_argument("--open", dest="open_file", metavar="FILE", help="open an image or .strokes.json drawing")
     p.add_argument("--screenshot", metavar="OUT.png", help="render the window offscreen into a PNG and exit")
-    sub = p.add_subparsers(dest="command", metavar="{shapes,predict}")
+    sub = p.add_subparsers(dest="command", metavar="{shapes,predict,evaluate}")
 
     s = sub.add_parser("shapes", help="every layer's output shape, worked out as a hand calculation")
     s.add_argument("model", nargs="?", help="ONNX model (default: the shipped LeNet-5)")
@@ -62,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--provider", dest="predict_provider", choices=["auto", "cpu", "cuda"], default="auto")
     r.add_argument("--json", action="store_true", help="one JSON object per line")
     _spec_options(r)
+    from lenet_gui import cli_evaluate  # `lenet-gui evaluate`: its own module
+
+    cli_evaluate.register(sub, _spec_options)
     return p
 
 
@@ -124,6 +128,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_shapes(args)
         if args.command == "predict":
             return cmd_predict(args)
+        if args.command == "evaluate":
+            from lenet_gui import cli_evaluate
+
+            return cli_evaluate.run(args, _overrides)
         from lenet_gui.ui.app import run_app
 
         return run_app(
