@@ -310,3 +310,20 @@ class CollectionWriter:
             fh.write(prefix + buffer.getvalue())
             fh.flush()
             os.fsync(fh.fileno())
+
+
+def next_prompt(writer_counts: Counter, folder_counts: Counter, classes: list[str], rng, avoid: str | None = None) -> str:
+    """The label to ask for next: the one this writer has drawn least, then the folder.
+
+    Ties are broken at random (``rng``: a ``random.Random``) so that the order
+    is not always 0, 1, 2 …, and ``avoid`` (the label just asked) is not asked twice
+    in a row while another is as rare.
+    """
+    def rank(label: str) -> tuple[int, int]:
+        return writer_counts.get(label, 0), folder_counts.get(label, 0)
+
+    best = min(rank(c) for c in classes)
+    candidates = [c for c in classes if rank(c) == best]
+    if avoid in candidates and len(candidates) > 1:
+        candidates.remove(avoid)
+    return rng.choice(candidates)
