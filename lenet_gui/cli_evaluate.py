@@ -37,7 +37,7 @@ def register(sub, spec_options) -> None:
     e.add_argument("sources", nargs="+", metavar="FOLDER_OR_FILE",
                    help="a collection folder (with labels.csv), a pendigits .tra/.tes file (.gz too), "
                         "or MNIST idx files (a folder, or the images or labels file)")
-    e.add_argument("--model", dest="evaluate_model", help="ONNX model (default: the shipped LeNet-5)")
+    e.add_argument("--model", dest="evaluate_model", metavar="MODEL", help="ONNX model (default: the shipped LeNet-5)")
     e.add_argument("--provider", dest="evaluate_provider", choices=["auto", "cpu", "cuda"], default="auto",
                    help="where inference runs (default: auto)")
     e.add_argument("--json", action="store_true",

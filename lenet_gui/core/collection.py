@@ -134,6 +134,7 @@ def read_collection(folder: str | os.PathLike, classes: list[str] | None = None)
     problems = collection.problems
     first_seen: dict[str, Entry] = {}
     conflicting: set[str] = set()
+    mentioned: set[str] = set()  # every name a row gives, good or bad: one message per file
     needed = max(col_file, col_label, col_writer or 0) + 1
     for line, row in enumerate(rows[1:], start=2):
         if not any(cell.strip() for cell in row):
@@ -141,10 +142,13 @@ def read_collection(folder: str | os.PathLike, classes: list[str] | None = None)
         where = f"{LABELS_FILE} line {line}"
         if len(row) < needed:
             shown = row[col_file].strip() if len(row) > col_file and row[col_file].strip() else where
+            mentioned.add(_clean_name(shown) or shown)
             problems.append(Problem(shown, f"{shown}: {where} has {len(row)} columns, the header has {len(header)}; skipped"))
             continue
         raw_name, label = row[col_file], row[col_label].strip()
         name = _clean_name(raw_name)
+        if name is not None:
+            mentioned.add(name)
         if name is None:
             shown = raw_name.strip() or where
             problems.append(Problem(shown, f"{shown}: {where} names no file inside the folder; skipped"))
@@ -178,9 +182,8 @@ def read_collection(folder: str | os.PathLike, classes: list[str] | None = None)
             continue
         collection.entries.append(entry)
 
-    listed = set(first_seen)
     for path in sorted(folder.glob("*" + SUFFIX)):
-        if path.name not in listed:
+        if path.name not in mentioned:
             problems.append(Problem(path.name, f"{path.name}: has no row in {LABELS_FILE}, so no label; skipped"))
     return collection
 
