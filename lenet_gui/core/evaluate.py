@@ -40,8 +40,8 @@ class Sample:
     label: int  # index into the model's classes
     writer: str | None = None
     path: str | None = None  # a file to predict (collections)
-    drawing: Drawing | None = None  # strokes (pendigits)
-    image: np.ndarray | None = None  # a 28×28 uint8 MNIST image, white on black
+    drawing: Drawing | None = field(default=None, repr=False)  # strokes (pendigits)
+    image: np.ndarray | None = field(default=None, repr=False)  # a 28×28 uint8 MNIST image, white on black
 
 
 @dataclass
@@ -49,7 +49,7 @@ class Source:
     path: str
     name: str
     kind: str
-    samples: list[Sample]
+    samples: list[Sample] = field(repr=False)
     problems: list[Problem] = field(default_factory=list)
     has_writer: bool = False
 
@@ -66,10 +66,10 @@ class Report:
     source: Source
     classes: list[str]
     confusion: np.ndarray  # classes × classes, rows the true label, columns the prediction
-    predicted: np.ndarray  # per sample: the class index, -1 when skipped or not reached
-    confidence: np.ndarray  # per sample: the probability of the predicted class
-    skipped: list[Problem]
-    worst: list[Mistake]
+    predicted: np.ndarray = field(repr=False)  # per sample: the class index, -1 when skipped or not reached
+    confidence: np.ndarray = field(repr=False)  # per sample: the probability of the predicted class
+    skipped: list[Problem] = field(repr=False)
+    worst: list[Mistake] = field(repr=False)
     cancelled: bool = False
 
     @property

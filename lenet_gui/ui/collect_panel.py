@@ -38,6 +38,11 @@ DIGITS = [str(d) for d in range(10)]
 DEFAULT_FOLDER_NAME = "lenet-gui digits"
 
 
+def a_digit(label: str) -> str:
+    """ "a 4", "an 8": the article as it is said."""
+    return f"an {label}" if label[:1] == "8" or label in ("11", "18") else f"a {label}"
+
+
 def default_folder() -> str:
     documents = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
     return str(Path(documents or Path.home()) / DEFAULT_FOLDER_NAME)
@@ -240,7 +245,11 @@ class CollectPanel(QWidget):
         window = self.window_
         drawing = window.canvas.drawing()
         if drawing.is_empty():
-            self._say(f"Draw a {self.prompt or label} first: the canvas is empty.")
+            self._say(f"Draw {a_digit(self.prompt or label)} first: the canvas is empty.")
+            return None
+        if window.document_path:  # an opened file (e.g. a mistake from the evaluation) is already saved
+            self._say(f"{Path(window.document_path).name} was opened, not drawn now, so it is not collected again. "
+                      "Clear the canvas (Esc) and draw the next digit.")
             return None
         if window.canvas.backdrop() is not None:
             self._say("An opened image cannot be collected: only drawn strokes are saved. Clear the canvas first.")
@@ -265,7 +274,7 @@ class CollectPanel(QWidget):
         window.document_path = None
         self._refresh(avoid=asked)
         note = "" if asked in (None, label) else f" (the prompt was {asked})"
-        self._say(f"Saved {path.name} as {label}{note}. Now draw a {self.prompt}.")
+        self._say(f"Saved {path.name} as {label}{note}. Now draw {a_digit(self.prompt)}.")
         window.show_status(f"Saved {path.name} as {label} in {path.parent.name}")
         self.saved.emit(str(path), label)
         return path
@@ -280,7 +289,7 @@ class CollectPanel(QWidget):
         writer_counts = collection.count_for(self.writer or "") if collection and self.writer is not None else {}
         if self.prompt is None:
             self.prompt = next_prompt(writer_counts, folder_counts, DIGITS, self.rng, avoid)
-        self.prompt_label.setText(f"Draw a {self.prompt}")
+        self.prompt_label.setText(f"Draw {a_digit(self.prompt)}")
         self.hint.setText(f"Then press {self.prompt} to save it (another digit key saves it as that digit), "
                           "or Enter to save it as what the network reads.")
         name = self.writer if self.writer else ("(no name)" if self.writer == "" else "not given yet")

@@ -140,6 +140,7 @@ class EvaluationView(QDialog):
         self.failures: list[str] = []
         self.worker: EvaluationWorker | None = None
         self.session = None
+        self._running = False
         self._build()
 
     # --- construction ---------------------------------------------------------------------
@@ -250,7 +251,8 @@ class EvaluationView(QDialog):
 
     # --- running -------------------------------------------------------------------------------
     def is_running(self) -> bool:
-        return self.worker is not None and self.worker.isRunning()
+        """True until every result of the last run has been shown (they arrive as queued signals)."""
+        return self._running
 
     def evaluate(self, session, paths: list[str], keep: bool = False) -> None:
         """Evaluate ``paths`` with ``session``; ``keep`` adds them beside the reports shown."""
@@ -271,6 +273,7 @@ class EvaluationView(QDialog):
         self.progress_label.setText("Reading…")
         self.progress_box.show()
         self.add_button.setEnabled(False)
+        self._running = True
         worker.start()
 
     def cancel(self) -> None:
@@ -283,23 +286,34 @@ class EvaluationView(QDialog):
             return True
         return self.worker.wait(ms)
 
+    def _current(self) -> bool:
+        """Whether a signal comes from the run in progress (not one cancelled and replaced)."""
+        return self.sender() is None or self.sender() is self.worker
+
     def _progress(self, done: int, total: int, name: str) -> None:
+        if not self._current():
+            return
         self.progress.setRange(0, max(total, 1))
         self.progress.setValue(done)
         self.progress_label.setText(f"{name}: {done} of {total}")
 
     def _failed(self, path: str, message: str) -> None:
+        if not self._current():
+            return
         self.failures.append(message)
-        self.summary.setText(message)
-        self.skipped_caption.setText("<b>Could not be evaluated</b>")
-        self.skipped.setPlainText("\n".join(self.failures))
+        self._show(self.current_report())
 
     def _worker_finished(self) -> None:
+        if not self._current():
+            return
+        self._running = False
         self.progress_box.hide()
         self.add_button.setEnabled(True)
         self.finished_all.emit()
 
     def _add_report(self, report) -> None:
+        if not self._current():
+            return
         self.reports.append(report)
         row = self.sources.rowCount()
         self.sources.insertRow(row)
@@ -335,8 +349,8 @@ class EvaluationView(QDialog):
         self.per_writer.setRowCount(0)
         if report is None:
             self.matrix.set_matrix(np.zeros((10, 10), np.int64), [str(i) for i in range(10)])
-            self.summary.setText("")
-            self.skipped.setPlainText("\n".join(self.failures))
+            self.summary.setText(self.failures[-1] if self.failures else "")
+            self._show_problems(None)
             return
         self.matrix.set_matrix(report.confusion, report.classes)
         text = f"{report.source.name}: {_percent(report.n, report.correct)} of {report.n} digits read correctly"
@@ -367,11 +381,19 @@ class EvaluationView(QDialog):
                             + (f", by {mistake.sample.writer}" if mistake.sample.writer else ""))
             item.setData(Qt.ItemDataRole.UserRole, mistake)
             self.worst.addItem(item)
-        lines = [p.message for p in report.skipped] + self.failures
-        self.skipped_caption.setText(f"<b>Skipped</b> ({len(report.skipped)})" if report.skipped else
-                                     ("<b>Could not be evaluated</b>" if self.failures else "Nothing skipped"))
-        self.skipped.setPlainText("\n".join(lines))
-        self.skipped.setVisible(bool(lines))
+        self._show_problems(report)
+
+    def _show_problems(self, report) -> None:
+        """The selected source's skipped files, then the sources that could not be read at all."""
+        skipped = [p.message for p in report.skipped] if report is not None else []
+        parts = []
+        if skipped:
+            parts.append(f"<b>Skipped</b> ({len(skipped)})")
+        if self.failures:
+            parts.append(f"<b>Could not be evaluated</b> ({len(self.failures)})")
+        self.skipped_caption.setText(" · ".join(parts) if parts else "Nothing skipped")
+        self.skipped.setPlainText("\n".join(skipped + self.failures))
+        self.skipped.setVisible(bool(skipped or self.failures))
 
     def _worst_clicked(self, item: QListWidgetItem) -> None:
         mistake = item.data(Qt.ItemDataRole.UserRole)
