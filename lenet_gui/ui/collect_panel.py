@@ -13,6 +13,7 @@ the ``window`` it is given and talks back through ``window.show_status`` and
 
 from __future__ import annotations
 
+import os
 import random
 from pathlib import Path
 
@@ -41,6 +42,14 @@ DEFAULT_FOLDER_NAME = "lenet-gui digits"
 def a_digit(label: str) -> str:
     """ "a 4", "an 8": the article as it is said."""
     return f"an {label}" if label[:1] == "8" or label in ("11", "18") else f"a {label}"
+
+
+def shown_path(folder: str) -> str:
+    """A folder as a person reads it: ~ for the home folder."""
+    home = str(Path.home())
+    if folder == home or folder.startswith(home.rstrip("/\\") + os.sep):
+        return "~" + folder[len(home.rstrip("/\\")):]
+    return folder
 
 
 def default_folder() -> str:
@@ -95,6 +104,7 @@ class CollectPanel(QWidget):
         self.folder_label.setObjectName("collectFolder")
         self.folder_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.folder_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.folder_label.setWordWrap(True)  # a long path wraps instead of widening the dock
         choose = QPushButton("Choose…")
         choose.setToolTip("Save the drawings into another folder")
         choose.clicked.connect(self.choose_folder)
@@ -296,7 +306,7 @@ class CollectPanel(QWidget):
         self.writer_label.setText(f"Writer: {name}")
         self.writer_row_label.setText("You" if not self.writer else self.writer[:10])
         self.writer_row_label.setToolTip(f"Drawings by {name} in this folder")
-        self.folder_label.setText(f"Folder: {self.folder}")
+        self.folder_label.setText(f"Folder: {shown_path(self.folder)}")
         self.folder_label.setToolTip(self.folder)
         for d in DIGITS:
             self.writer_cells[d].setText(str(writer_counts.get(d, 0)))

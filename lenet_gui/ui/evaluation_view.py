@@ -243,7 +243,7 @@ class EvaluationView(QDialog):
         box.addWidget(self.progress_box)
         box.addWidget(self.summary)
         box.addWidget(middle, 1)
-        box.addWidget(QLabel("<b>Most confident mistakes</b> (click one to open it in the canvas)"))
+        box.addWidget(QLabel("<b>Most confident mistakes</b> (label → what the network read; click one to open it in the canvas)"))
         box.addWidget(self.worst)
         box.addWidget(self.skipped_caption)
         box.addWidget(self.skipped)
