@@ -214,3 +214,19 @@ def test_prompts_keep_each_writer_and_the_folder_even(tmp_path):
     assert max(totals) - min(totals) <= 1, totals
     assert asked[:10] != DIGITS and sorted(asked[:10]) == DIGITS  # every digit once, not in plain order
     assert all(a != b for a, b in zip(asked, asked[1:]))  # never the same digit twice in a row
+
+
+def test_take_back_cuts_only_the_last_row_and_deletes_its_drawing(tmp_path):
+    writer = CollectionWriter(tmp_path)
+    first = writer.save(ONE, "1", "Ana")
+    before = (tmp_path / "labels.csv").read_bytes()
+    other = Drawing(280, 280, [[(10.0, 10.0), (200.0, 200.0)]], 15.5)
+    second = writer.save(other, "7", "Bo")
+    with pytest.raises(CollectionError, match="no longer the last row"):
+        writer.take_back(first)
+    assert first.exists()
+    drawing = writer.take_back(second)
+    assert drawing.strokes == other.strokes
+    assert (tmp_path / "labels.csv").read_bytes() == before and not second.exists()
+    assert writer.counts["7"] == 0 and writer.count_for("Bo")["7"] == 0 and writer.counts["1"] == 1
+    assert writer.save(other, "2", "Bo").name == "00003.strokes.json"  # the taken-back number is not reused

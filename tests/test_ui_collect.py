@@ -93,6 +93,27 @@ def test_collect_through_the_window(collecting, draw, qtbot):
     assert window.settings.collect_writer == "Bo, row 2" and window.settings.collect_folder == str(folder)
 
 
+def test_backspace_takes_the_last_save_back_onto_the_canvas(collecting, draw, qtbot):
+    window, panel, folder = collecting
+    assert not panel.take_back_button.isEnabled()
+    draw_digit(window, draw, ONE)
+    QTest.keyClick(window.canvas, Qt.Key.Key_1)
+    draw_digit(window, draw, ONE)
+    QTest.keyClick(window.canvas, Qt.Key.Key_4)  # the wrong key
+    saved = load_drawing(folder / "00002.strokes.json")
+    assert panel.take_back_button.isEnabled()
+    QTest.keyClick(window.canvas, Qt.Key.Key_Backspace)
+    assert rows(folder) == [["file", "label", "writer"], ["00001.strokes.json", "1", "Ana"]]
+    assert not (folder / "00002.strokes.json").exists()
+    assert window.canvas.drawing().strokes == saved.strokes and panel.folder_cells["4"].text() == "0"
+    QTest.keyClick(window.canvas, Qt.Key.Key_1)  # labelled again
+    assert rows(folder)[-1] == ["00003.strokes.json", "1", "Ana"]
+    QTest.keyClick(window.canvas, Qt.Key.Key_Backspace)
+    QTest.keyClick(window.canvas, Qt.Key.Key_Escape)  # cleared: the first save is next
+    QTest.keyClick(window.canvas, Qt.Key.Key_Backspace)
+    assert rows(folder) == [["file", "label", "writer"]] and not panel.take_back_button.isEnabled()
+
+
 def test_digit_keys_do_nothing_outside_collect_mode(window, draw, qtbot, tmp_path):
     window.collect.panel.set_folder(str(tmp_path / "f"))
     focus_canvas(qtbot, window)
@@ -181,6 +202,7 @@ def test_window_evaluation_shows_skipped_files_and_cancels(window, qtbot, data_d
     view = window.collect.evaluate([str(folder), str(tmp_path / "nothing-here")])
     qtbot.waitUntil(lambda: not view.is_running(), timeout=20000)
     assert view.reports[0].n == 0 and len(view.reports[0].skipped) == 1
+    assert view.sources.item(0, 4).text() == "1" and "1 skipped" in view.summary.text()
     assert "missing.strokes.json" in view.skipped.toPlainText()
     assert "nothing-here" in view.skipped.toPlainText()
 
@@ -220,3 +242,26 @@ def test_screenshot_of_the_evaluation_view(collecting, draw, qtbot, data_dir, tm
     image = view.grab()
     assert image.width() > 600 and image.height() > 500
     assert image.save(str(tmp_path / "evaluation.png"))
+
+
+def test_the_painted_matrix_looks_like_the_png():
+    from PySide6.QtGui import QColor
+
+    from lenet_gui.core.confusion_png import cell_colours, geometry
+    from lenet_gui.ui.confusion_view import ConfusionMatrixView
+
+    rng = np.random.default_rng(0)
+    confusion = rng.integers(0, 4, size=(10, 10)) * (rng.random((10, 10)) < 0.3)
+    np.fill_diagonal(confusion, rng.integers(5, 30, size=10))
+    view = ConfusionMatrixView()
+    view.set_matrix(confusion, [str(d) for d in range(10)])
+    g = geometry(10)
+    view.resize(g["width"], g["height"])  # scale 1: cells where the PNG has them
+    image = view.grab().toImage()
+    totals = confusion.sum(axis=1)
+    for i in range(10):
+        for j in range(10):
+            expected, _ = cell_colours(int(confusion[i, j]), int(totals[i]), i == j)
+            x, y = g["left"] + j * g["cell"] + 5, g["top"] + i * g["cell"] + 5
+            assert image.pixelColor(x, y) == QColor(*expected), (i, j)
+    assert view.cell_at(g["left"] + 3 * g["cell"] + 20, g["top"] + 7 * g["cell"] + 20) == (7, 3)

@@ -29,7 +29,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from lenet_gui.core.drawing import SUFFIX, Drawing
+from lenet_gui.core.drawing import SUFFIX, Drawing, load_drawing
 from lenet_gui.core.errors import LenetGuiError
 
 LABELS_FILE = "labels.csv"
@@ -295,6 +295,38 @@ class CollectionWriter:
         self.counts[label] += 1
         self.writer_counts.setdefault(writer, Counter())[label] += 1
         return path
+
+    def take_back(self, path: str | os.PathLike) -> Drawing:
+        """Undo the save of ``path``: its row must be the last one in labels.csv.
+
+        The row is cut off the end of labels.csv (nothing else in the file is
+        rewritten) and the drawing is deleted; its strokes are returned so that
+        the person can label it again.
+        """
+        path = Path(path)
+        try:
+            data = self.labels_path.read_bytes()
+            body = data.rstrip(b"\r\n")
+            start = body.rfind(b"\n") + 1
+            last = next(csv.reader([body[start:].decode("utf-8-sig")]), [])
+            column = self.columns.index("file")
+            if start == 0 or len(last) <= column or last[column].strip() != path.name:
+                raise CollectionError(f"{path.name} is no longer the last row of {self.labels_path}; it was left as it is")
+            label = last[self.columns.index("label")].strip() if "label" in self.columns else ""
+            writer = last[self.columns.index("writer")].strip() if "writer" in self.columns and \
+                len(last) > self.columns.index("writer") else ""
+            drawing = load_drawing(path)
+            with open(self.labels_path, "r+b") as fh:
+                fh.truncate(start)
+                fh.flush()
+                os.fsync(fh.fileno())
+            path.unlink()
+            _fsync_folder(self.folder)
+        except OSError as exc:
+            raise CollectionError(f"{path.name}: cannot take the save back ({exc.strerror or exc})") from exc
+        self.counts[label] -= 1
+        self.writer_counts.setdefault(writer, Counter())[label] -= 1
+        return drawing
 
     def _append_row(self, values: dict[str, str]) -> None:
         new = not self.labels_path.exists() or self.labels_path.stat().st_size == 0

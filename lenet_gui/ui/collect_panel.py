@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from lenet_gui.core.collection import CollectionError, CollectionWriter, next_prompt
+from lenet_gui.core.errors import LenetGuiError
 
 DIGITS = [str(d) for d in range(10)]
 DEFAULT_FOLDER_NAME = "lenet-gui digits"
@@ -75,6 +76,7 @@ class CollectPanel(QWidget):
         self.folder = self.settings.collect_folder or default_folder()
         self.prompt: str | None = None
         self.last_saved: Path | None = None
+        self._saves: list[tuple[Path, str]] = []  # this session's saves (path, prompt then), newest last
         self.writer_dialog: QInputDialog | None = None
         self._collection: CollectionWriter | None = None
         self._active = False
@@ -133,6 +135,12 @@ class CollectPanel(QWidget):
         self.status = QLabel("")
         self.status.setObjectName("collectStatus")
         self.status.setWordWrap(True)
+        self.take_back_button = QPushButton("Take Back the Last Save")
+        self.take_back_button.setObjectName("collectTakeBack")
+        self.take_back_button.setToolTip("Remove the drawing just saved (and its row) and put it back on the canvas "
+                                         "to label it again (Backspace)")
+        self.take_back_button.clicked.connect(self.take_back)
+        self.take_back_button.setEnabled(False)
         evaluate = QPushButton("Evaluate This Folder")
         evaluate.setToolTip("Accuracy, confusion matrix and the worst mistakes on the drawings collected so far")
         evaluate.clicked.connect(lambda: self.evaluateRequested.emit(self.folder))
@@ -151,6 +159,7 @@ class CollectPanel(QWidget):
         box.addLayout(writer_row)
         box.addLayout(folder_row)
         box.addWidget(self.status)
+        box.addWidget(self.take_back_button)
         box.addWidget(evaluate)
         box.addStretch(1)
 
@@ -165,6 +174,9 @@ class CollectPanel(QWidget):
             s = QShortcut(QKeySequence(key), window)
             s.activated.connect(self.accept_prediction)
             shortcuts.append(s)
+        s = QShortcut(QKeySequence("Backspace"), window)
+        s.activated.connect(self.take_back)
+        shortcuts.append(s)
         for s in shortcuts:
             s.setContext(Qt.ShortcutContext.WindowShortcut)
             s.setEnabled(False)
@@ -221,6 +233,9 @@ class CollectPanel(QWidget):
     def set_folder(self, folder: str) -> bool:
         if not self._open_folder(folder, report=True):
             return False
+        if str(folder) != self.folder:
+            self._saves.clear()  # they belong to the other folder
+            self.take_back_button.setEnabled(False)
         self.folder = str(folder)
         self.settings.collect_folder = self.folder
         self.prompt = None
@@ -279,6 +294,8 @@ class CollectPanel(QWidget):
             return None
         self.last_saved = path
         asked = self.prompt
+        self._saves.append((path, asked))
+        self.take_back_button.setEnabled(True)
         self.prompt = None
         window.canvas.clear()
         window.document_path = None
@@ -288,6 +305,33 @@ class CollectPanel(QWidget):
         window.show_status(f"Saved {path.name} as {label} in {path.parent.name}")
         self.saved.emit(str(path), label)
         return path
+
+    def take_back(self) -> bool:
+        """Backspace: remove the last save of this session and put its drawing back on the canvas."""
+        window = self.window_
+        if not self._saves or self._collection is None:
+            self._say("Nothing saved in this session to take back.")
+            return False
+        if not window.canvas.drawing().is_empty():
+            self._say("Clear the canvas first (Esc): taking back a save puts that drawing on it.")
+            return False
+        path, asked = self._saves[-1]
+        try:
+            drawing = self._collection.take_back(path)
+        except LenetGuiError as exc:
+            self._saves.clear()
+            self.take_back_button.setEnabled(False)
+            window.show_error("Cannot take the save back", str(exc))
+            return False
+        self._saves.pop()
+        self.take_back_button.setEnabled(bool(self._saves))
+        window.canvas.set_drawing(drawing, f"Take Back {path.name}")
+        window.document_path = None
+        self.prompt = asked
+        self._refresh()
+        self._say(f"Took back {path.name}: it is on the canvas again. Press its digit key to save it anew.")
+        window.show_status(f"Removed {path.name} and its row in labels.csv")
+        return True
 
     def _say(self, text: str) -> None:
         self.status.setText(text)
