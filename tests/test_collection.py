@@ -143,7 +143,8 @@ def test_each_bad_row_or_file_is_one_message_naming_the_file(messy):
                                               "broken.strokes.json", "good3.strokes.json"]
     by_file = {}
     for p in read.problems:
-        by_file.setdefault(p.file, []).append(p.message)
+        assert p.file.startswith(str(messy) + "/")  # named as the folder was given
+        by_file.setdefault(p.file[len(str(messy)) + 1:], []).append(p.message)
     assert all(len(m) == 1 for m in by_file.values()), by_file
     expected = {
         "twice.strokes.json": "listed twice",
@@ -151,14 +152,14 @@ def test_each_bad_row_or_file_is_one_message_naming_the_file(messy):
         "badlabel.strokes.json": "label '12' (labels.csv line 8) is not one of the model's classes 0–9",
         "gone.strokes.json": "not in the folder",
         "nolabel.strokes.json": "gives no label",
-        "short.strokes.json": "labels.csv line 11 has 1 columns",
+        "short.strokes.json": "labels.csv line 11 has 1 column, the header has 3",
         "../outside.strokes.json": "names no file inside the folder",
         "unlisted.strokes.json": "has no row in labels.csv",
     }
     assert set(by_file) == set(expected)
     for name, words in expected.items():
         (message,) = by_file[name]
-        assert message.startswith(name) and words in message and message.endswith("skipped"), message
+        assert message.startswith(str(messy / name)) and words in message and message.endswith("skipped"), message
     assert read.entries[4].writer == ""  # an empty cell is a writer without a name
 
 

@@ -132,6 +132,12 @@ def read_collection(folder: str | os.PathLike, classes: list[str] | None = None)
 
     collection = Collection(folder, [], [], col_writer is not None)
     problems = collection.problems
+
+    def problem(name: str, text: str) -> Problem:
+        """Named as the folder was given, so several folders' messages stay apart."""
+        shown = str(folder / name)
+        return Problem(shown, f"{shown}: {text}")
+
     first_seen: dict[str, Entry] = {}
     conflicting: set[str] = set()
     mentioned: set[str] = set()  # every name a row gives, good or bad: one message per file
@@ -141,34 +147,34 @@ def read_collection(folder: str | os.PathLike, classes: list[str] | None = None)
             continue
         where = f"{LABELS_FILE} line {line}"
         if len(row) < needed:
-            shown = row[col_file].strip() if len(row) > col_file and row[col_file].strip() else where
+            shown = row[col_file].strip() if len(row) > col_file and row[col_file].strip() else LABELS_FILE
             mentioned.add(_clean_name(shown) or shown)
-            problems.append(Problem(shown, f"{shown}: {where} has {len(row)} columns, the header has {len(header)}; skipped"))
+            problems.append(problem(shown, f"{where} has {len(row)} column{'' if len(row) == 1 else 's'}, the header has {len(header)}; skipped"))
             continue
         raw_name, label = row[col_file], row[col_label].strip()
         name = _clean_name(raw_name)
         if name is not None:
             mentioned.add(name)
         if name is None:
-            shown = raw_name.strip() or where
-            problems.append(Problem(shown, f"{shown}: {where} names no file inside the folder; skipped"))
+            shown = raw_name.strip() or LABELS_FILE
+            problems.append(problem(shown, f"{where} names no file inside the folder; skipped"))
             continue
         if not label:
-            problems.append(Problem(name, f"{name}: {where} gives no label; skipped"))
+            problems.append(problem(name, f"{where} gives no label; skipped"))
             continue
         if known is not None and label not in known:
             classes_text = _classes_text(classes)
-            problems.append(Problem(name, f"{name}: label {label!r} ({where}) is not one of the model's classes {classes_text}; skipped"))
+            problems.append(problem(name, f"label {label!r} ({where}) is not one of the model's classes {classes_text}; skipped"))
             continue
         writer = row[col_writer].strip() if col_writer is not None else None
         entry = Entry(name, label, writer, line)
         earlier = first_seen.get(name)
         if earlier is not None:
             if earlier.label == label:
-                problems.append(Problem(name, f"{name}: listed twice in {LABELS_FILE} (lines {earlier.line} and {line}); the second row is skipped"))
+                problems.append(problem(name, f"listed twice in {LABELS_FILE} (lines {earlier.line} and {line}); the second row is skipped"))
             elif name not in conflicting:
                 conflicting.add(name)
-                problems.append(Problem(name, f"{name}: labelled {earlier.label} on {LABELS_FILE} line {earlier.line} "
+                problems.append(problem(name, f"labelled {earlier.label} on {LABELS_FILE} line {earlier.line} "
                                               f"and {label} on line {line}; skipped"))
             continue
         first_seen[name] = entry
@@ -178,13 +184,13 @@ def read_collection(folder: str | os.PathLike, classes: list[str] | None = None)
             continue
         path = folder / name
         if not path.is_file():
-            problems.append(Problem(name, f"{name}: listed in {LABELS_FILE} (line {entry.line}) but not in the folder; skipped"))
+            problems.append(problem(name, f"listed in {LABELS_FILE} (line {entry.line}) but not in the folder; skipped"))
             continue
         collection.entries.append(entry)
 
     for path in sorted(folder.glob("*" + SUFFIX)):
         if path.name not in mentioned:
-            problems.append(Problem(path.name, f"{path.name}: has no row in {LABELS_FILE}, so no label; skipped"))
+            problems.append(problem(path.name, f"has no row in {LABELS_FILE}, so no label; skipped"))
     return collection
 
 
