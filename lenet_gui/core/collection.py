@@ -149,7 +149,8 @@ def read_collection(folder: str | os.PathLike, classes: list[str] | None = None)
         if len(row) < needed:
             shown = row[col_file].strip() if len(row) > col_file and row[col_file].strip() else LABELS_FILE
             mentioned.add(_clean_name(shown) or shown)
-            problems.append(problem(shown, f"{where} has {len(row)} column{'' if len(row) == 1 else 's'}, the header has {len(header)}; skipped"))
+            columns = f"{len(row)} column{'' if len(row) == 1 else 's'}"
+            problems.append(problem(shown, f"{where} has {columns}, the header has {len(header)}; skipped"))
             continue
         raw_name, label = row[col_file], row[col_label].strip()
         name = _clean_name(raw_name)
@@ -164,14 +165,16 @@ def read_collection(folder: str | os.PathLike, classes: list[str] | None = None)
             continue
         if known is not None and label not in known:
             classes_text = _classes_text(classes)
-            problems.append(problem(name, f"label {label!r} ({where}) is not one of the model's classes {classes_text}; skipped"))
+            problems.append(problem(name, f"label {label!r} ({where}) is not one of the model's classes "
+                                          f"{classes_text}; skipped"))
             continue
         writer = row[col_writer].strip() if col_writer is not None else None
         entry = Entry(name, label, writer, line)
         earlier = first_seen.get(name)
         if earlier is not None:
             if earlier.label == label:
-                problems.append(problem(name, f"listed twice in {LABELS_FILE} (lines {earlier.line} and {line}); the second row is skipped"))
+                problems.append(problem(name, f"listed twice in {LABELS_FILE} (lines {earlier.line} and {line}); "
+                                              "the second row is skipped"))
             elif name not in conflicting:
                 conflicting.add(name)
                 problems.append(problem(name, f"labelled {earlier.label} on {LABELS_FILE} line {earlier.line} "
@@ -184,7 +187,8 @@ def read_collection(folder: str | os.PathLike, classes: list[str] | None = None)
             continue
         path = folder / name
         if not path.is_file():
-            problems.append(problem(name, f"listed in {LABELS_FILE} (line {entry.line}) but not in the folder; skipped"))
+            problems.append(problem(name, f"listed in {LABELS_FILE} (line {entry.line}) but not in the folder; "
+                                          "skipped"))
             continue
         collection.entries.append(entry)
 
@@ -297,7 +301,8 @@ class CollectionWriter:
             self._append_row({"file": path.name, "label": label, "writer": writer})
             _fsync_folder(self.folder)
         except OSError as exc:
-            raise CollectionError(f"{self.labels_path}: cannot add the row for {path.name} ({exc.strerror or exc})") from exc
+            raise CollectionError(
+                f"{self.labels_path}: cannot add the row for {path.name} ({exc.strerror or exc})") from exc
         self.counts[label] += 1
         self.writer_counts.setdefault(writer, Counter())[label] += 1
         return path
@@ -317,7 +322,8 @@ class CollectionWriter:
             last = next(csv.reader([body[start:].decode("utf-8-sig")]), [])
             column = self.columns.index("file")
             if start == 0 or len(last) <= column or last[column].strip() != path.name:
-                raise CollectionError(f"{path.name} is no longer the last row of {self.labels_path}; it was left as it is")
+                raise CollectionError(
+                    f"{path.name} is no longer the last row of {self.labels_path}; it was left as it is")
             label = last[self.columns.index("label")].strip() if "label" in self.columns else ""
             writer = last[self.columns.index("writer")].strip() if "writer" in self.columns and \
                 len(last) > self.columns.index("writer") else ""
@@ -353,7 +359,8 @@ class CollectionWriter:
             os.fsync(fh.fileno())
 
 
-def next_prompt(writer_counts: Counter, folder_counts: Counter, classes: list[str], rng, avoid: str | None = None) -> str:
+def next_prompt(writer_counts: Counter, folder_counts: Counter, classes: list[str], rng,
+                avoid: str | None = None) -> str:
     """The label to ask for next: the one this writer has drawn least, then the folder.
 
     Ties are broken at random (``rng``: a ``random.Random``) so that the order

@@ -76,7 +76,8 @@ def render(confusion: np.ndarray, classes: list[str], title: str = ""):
     draw.text(((left + right) / 2, top - LAYOUT["header"] - LAYOUT["axis"] / 2), "predicted", fill=TEXT,
               font=small, anchor="mm")
     axis_label = Image.new("RGB", (k * cell, LAYOUT["axis"]), BACKGROUND)
-    ImageDraw.Draw(axis_label).text((k * cell / 2, LAYOUT["axis"] / 2), "true label", fill=TEXT, font=small, anchor="mm")
+    ImageDraw.Draw(axis_label).text((k * cell / 2, LAYOUT["axis"] / 2), "true label", fill=TEXT, font=small,
+                                    anchor="mm")
     image.paste(axis_label.rotate(90, expand=True), (LAYOUT["margin"], top))
     totals = confusion.sum(axis=1)
     for i, name in enumerate(classes):

@@ -99,7 +99,8 @@ def parse_resampled_pendigits(text: str, source: str = "pendigits") -> list[PenD
         except ValueError:
             values = []
         if len(values) != 17 or not 0 <= values[16] <= 9:
-            raise DatasetError(f"{source} line {number}: expected 16 coordinates and a class 0–9, found {line.strip()[:60]!r}")
+            raise DatasetError(
+                f"{source} line {number}: expected 16 coordinates and a class 0–9, found {line.strip()[:60]!r}")
         points = [(float(values[i]), float(RESAMPLED_SIZE - values[i + 1])) for i in range(0, 16, 2)]
         digits.append(PenDigit(values[16], -1, [points], RESAMPLED_SIZE))
     return digits

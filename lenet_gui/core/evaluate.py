@@ -115,7 +115,8 @@ class Report:
             "correct": self.correct,
             "per_class": {c: {"n": n, "correct": k, "accuracy": ratio(n, k)} for c, (n, k) in self.per_class().items()},
             "confusion": self.confusion.astype(int).tolist(),
-            "per_writer": {w: {"n": n, "correct": k, "accuracy": ratio(n, k)} for w, (n, k) in self.per_writer().items()},
+            "per_writer": {w: {"n": n, "correct": k, "accuracy": ratio(n, k)}
+                           for w, (n, k) in self.per_writer().items()},
             "worst": [
                 {
                     "file": m.sample.name,
@@ -126,7 +127,8 @@ class Report:
                 }
                 for m in self.worst
             ],
-            "skipped": {"count": len(self.skipped), "files": [{"file": p.file, "reason": p.message} for p in self.skipped]},
+            "skipped": {"count": len(self.skipped),
+                        "files": [{"file": p.file, "reason": p.message} for p in self.skipped]},
             "cancelled": self.cancelled,
         }
 
@@ -144,7 +146,7 @@ def _json_label(label: str):
 
 
 def class_index(label, classes: list[str]) -> int | None:
-    """A label from a file → the model's class index (by name, else a digit that is an index)."""
+    """A label from a file → the index of the model's class of that name, or None."""
     text = str(label).strip()
     if text in classes:
         return classes.index(text)
@@ -284,7 +286,8 @@ def evaluate(
         for done, (i, probs, error) in enumerate(predictions, start=1):
             sample = source.samples[i]
             if error is not None:
-                message = error if error.startswith(Path(sample.name).name) or sample.name in error else f"{sample.name}: {error}"
+                named = error.startswith(Path(sample.name).name) or sample.name in error
+                message = error if named else f"{sample.name}: {error}"
                 skipped.append(Problem(sample.name, f"{message}; skipped"))
             else:
                 guess = int(np.argmax(probs))

@@ -243,7 +243,8 @@ class EvaluationView(QDialog):
         box.addWidget(self.progress_box)
         box.addWidget(self.summary)
         box.addWidget(middle, 1)
-        box.addWidget(QLabel("<b>Most confident mistakes</b> (label → what the network read; click one to open it in the canvas)"))
+        box.addWidget(QLabel("<b>Most confident mistakes</b> (label → what the network read; "
+                             "click one to open it in the canvas)"))
         box.addWidget(self.worst)
         box.addWidget(self.skipped_caption)
         box.addWidget(self.skipped)
@@ -376,7 +377,8 @@ class EvaluationView(QDialog):
                 self.per_writer.setItem(row, col, cell)
         for mistake in report.worst:
             true, read = report.classes[mistake.sample.label], report.classes[mistake.predicted]
-            item = QListWidgetItem(QIcon(thumbnail(mistake.sample)), f"{true} → {read}\n{mistake.confidence * 100:.0f} %")
+            caption = f"{true} → {read}\n{mistake.confidence * 100:.0f} %"
+            item = QListWidgetItem(QIcon(thumbnail(mistake.sample)), caption)
             item.setToolTip(f"{mistake.sample.name}: a {true} read as {read} ({mistake.confidence * 100:.1f} %)"
                             + (f", by {mistake.sample.writer}" if mistake.sample.writer else ""))
             item.setData(Qt.ItemDataRole.UserRole, mistake)
@@ -410,7 +412,8 @@ class EvaluationView(QDialog):
         report = self.current_report()
         if report is None:
             return
-        path, _ = QFileDialog.getSaveFileName(self, "Export the Confusion Matrix", f"{report.source.name}-confusion.png",
+        path, _ = QFileDialog.getSaveFileName(self, "Export the Confusion Matrix",
+                                              f"{report.source.name}-confusion.png",
                                               "PNG images (*.png)")
         if path:
             self.export_png(path)
@@ -440,7 +443,9 @@ def open_sample(window, sample) -> bool:
     """Show a sample in the window's canvas, so the layer panel reads it."""
     global _TEMP
     if sample.path is not None:
-        return window.open_drawing(sample.path) if sample.path.lower().endswith(".json") else window.open_image(sample.path)
+        if sample.path.lower().endswith(".json"):
+            return window.open_drawing(sample.path)
+        return window.open_image(sample.path)
     if sample.drawing is not None:
         window.canvas.set_drawing(sample.drawing, f"Open {sample.name}")
         window.document_path = None
@@ -453,7 +458,8 @@ def open_sample(window, sample) -> bool:
             _TEMP = tempfile.TemporaryDirectory(prefix="lenet-gui-mnist-")
         safe = sample.name.replace("#", "-").replace("/", "_")
         path = Path(_TEMP.name) / f"{safe}.png"
-        Image.fromarray(np.asarray(sample.image, dtype=np.uint8)).resize((112, 112), Image.Resampling.LANCZOS).save(path)
+        image = Image.fromarray(np.asarray(sample.image, dtype=np.uint8))
+        image.resize((112, 112), Image.Resampling.LANCZOS).save(path)
         try:
             window.canvas.set_backdrop_image(str(path))  # not window.open_image: a temporary file is no document
         except LenetGuiError as exc:
