@@ -90,6 +90,9 @@ def test_collect_through_the_window(collecting, draw, qtbot):
     QTest.keyClick(window.canvas, Qt.Key.Key_7)  # a wrong label on purpose: a sure mistake
     assert rows(folder)[-1] == ["00004.strokes.json", "7", "Bo, row 2"]
     assert [panel.folder_cells[d].text() for d in "0179"] == ["1", "1", "2", "0"]
+    draw_digit(window, draw, ONE)
+    QTest.keyClick(window.canvas, Qt.Key.Key_1, Qt.KeyboardModifier.KeypadModifier)  # the number pad too
+    assert rows(folder)[-1] == ["00005.strokes.json", "1", "Bo, row 2"]
     assert window.settings.collect_writer == "Bo, row 2" and window.settings.collect_folder == str(folder)
 
 
