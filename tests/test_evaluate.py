@@ -190,6 +190,11 @@ def test_unusable_input_is_one_line_and_exit_2(tmp_path, capsys, make, words):
     assert err.count("\n") == 1 and words in err and str(target) in err
 
 
+def test_a_limit_below_one_is_refused(class_folder, capsys):
+    code, out, err = run_main(capsys, str(class_folder), "--limit", "0")
+    assert code == 2 and out == "" and err.count("\n") == 1 and "--limit" in err
+
+
 def test_one_unusable_source_does_not_stop_the_others(class_folder, tmp_path, capsys):
     code, out, err = run_main(capsys, str(tmp_path / "nope"), str(class_folder), "--json")
     assert code == 2 and "nope" in err and err.count("\n") == 1

@@ -412,8 +412,9 @@ class EvaluationView(QDialog):
         report = self.current_report()
         if report is None:
             return
+        beside = Path(report.source.path).resolve().parent  # next to the folder or file evaluated
         path, _ = QFileDialog.getSaveFileName(self, "Export the Confusion Matrix",
-                                              f"{report.source.name}-confusion.png",
+                                              str(beside / f"{report.source.name}-confusion.png"),
                                               "PNG images (*.png)")
         if path:
             self.export_png(path)
