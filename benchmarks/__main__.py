@@ -61,6 +61,9 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks import bench_core
 
         rows += bench_core.run(args.quick)
+        from benchmarks import bench_evaluate  # evaluate against predict on one folder
+
+        rows += bench_evaluate.run(args.quick)
     if args.only in (None, "ui"):
         try:
             from benchmarks import bench_ui

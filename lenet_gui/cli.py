@@ -4,6 +4,7 @@
     lenet-gui shapes [MODEL] [--json]
     lenet-gui predict [--model M] [--provider P] [--json] FILE...
     lenet-gui explain FILE --layer NAME [--unit 0,12,14] | --evidence [--class 7]  [--json]
+    lenet-gui evaluate SOURCE... [--model M] [--json] [--png OUT] [--limit N]
 
 ``shapes`` and ``predict`` never import Qt: they work on a server with no display.
 Every error a user can cause is one line on stderr and exit code 2.
@@ -98,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     from lenet_gui.cli_explain import add_explain_parser
 
     add_explain_parser(sub)
+    from lenet_gui import cli_evaluate  # `lenet-gui evaluate`: its own module
+
+    cli_evaluate.register(sub, _spec_options)
     return p
 
 
@@ -188,6 +192,10 @@ def main(argv: list[str] | None = None) -> int:
             from lenet_gui.cli_explain import cmd_explain
 
             return cmd_explain(args)
+        if args.command == "evaluate":
+            from lenet_gui import cli_evaluate
+
+            return cli_evaluate.run(args, _overrides)
         from lenet_gui.ui.app import run_app
 
         return run_app(

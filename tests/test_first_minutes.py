@@ -56,6 +56,7 @@ def test_the_readme_shows_how_to_run_the_installed_command():
 def test_every_readme_command_runs_in_order(tmp_path):
     # Run from a folder that looks like the clone (its docs/), so nothing is written into the repository.
     (tmp_path / "docs").symlink_to(ROOT / "docs", target_is_directory=True)
+    (tmp_path / "resources").symlink_to(ROOT / "resources", target_is_directory=True)
     env = {k: v for k, v in __import__("os").environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     env["LENET_GUI_SETTINGS_DIR"] = str(tmp_path / "settings")
     for line in readme_commands():

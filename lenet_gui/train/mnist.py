@@ -7,17 +7,17 @@ the machine is online; nothing here needs the network otherwise.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import os
 import shutil
-import struct
 import tempfile
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from lenet_gui.core import datasets
 
 FILES = {
     "train_images": "train-images-idx3-ubyte.gz",
@@ -82,26 +82,10 @@ def verify(path: Path, expected_md5: str | None = None, expected_sha256: str | N
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:
     """Read an idx file (gzip or plain): magic, dimensions, then unsigned bytes."""
-    path = Path(path)
-    opener = gzip.open if path.suffix == ".gz" else open
     try:
-        with opener(path, "rb") as fh:
-            raw = fh.read()
-    except (OSError, EOFError) as exc:
-        raise MnistError(f"{path.name}: cannot read ({exc})") from exc
-    if len(raw) < 4:
-        raise MnistError(f"{path.name}: too short to be an idx file")
-    zero, dtype_code, ndim = struct.unpack(">HBB", raw[:4])
-    if zero != 0 or dtype_code != 0x08:
-        raise MnistError(f"{path.name}: not an idx file of unsigned bytes (magic {raw[:4].hex()})")
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise MnistError(f"{path.name}: truncated header")
-    dims = struct.unpack(">" + "I" * ndim, raw[4:header])
-    count = int(np.prod(dims)) if dims else 0
-    if len(raw) - header != count:
-        raise MnistError(f"{path.name}: expected {count} bytes of data for shape {dims}, found {len(raw) - header}")
-    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
+        return datasets.read_idx(path)
+    except datasets.DatasetError as exc:
+        raise MnistError(str(exc)) from exc
 
 
 def download(folder: str | os.PathLike, mirrors=MIRRORS, timeout: float = 60.0) -> None:

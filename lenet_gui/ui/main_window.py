@@ -104,6 +104,10 @@ class MainWindow(QMainWindow):
         self.controller.set_source(self.canvas.prepare_input)
         self.controller.resultReady.connect(self._show_result)
         self.controller.failed.connect(self._inference_failed)
+        # Collect mode (a dock and the Collect menu) and the evaluation view: lenet_gui/ui/collect_mode.py
+        from lenet_gui.ui import collect_mode
+
+        self.collect = collect_mode.install(self)
 
         provider = provider or self.settings.provider
         self._open_initial_model(model, provider)

@@ -228,3 +228,58 @@ def _toolbar(window, a: Actions) -> None:
     tools.addSeparator()
     tools.addActions([a.open_file, a.save, a.open_model])
     window.addToolBar(Qt.ToolBarArea.TopToolBarArea, tools)
+
+
+# --- collect mode and evaluation ----------------------------------------------------------------
+@dataclass
+class CollectActions:
+    collect_mode: QAction
+    change_writer: QAction
+    choose_folder: QAction
+    evaluate_collection: QAction
+    evaluate_folder: QAction
+    evaluate_file: QAction
+    menu: QMenu
+
+
+def build_collect(window, mode) -> CollectActions:
+    """The Collect menu (before Help) for ``mode`` (a collect_mode.CollectMode)."""
+
+    def action(text: str, slot, keys=(), tip: str = "", checkable: bool = False) -> QAction:
+        act = QAction(text, window)
+        if keys:
+            act.setShortcuts(_keys(*keys))
+        act.setStatusTip(tip)
+        act.setToolTip(tip)
+        act.setCheckable(checkable)
+        act.triggered.connect(slot)
+        return act
+
+    actions = CollectActions(
+        collect_mode=action("&Collect Mode", mode.set_active, ["Ctrl+K"],
+                            "Save each drawing with its label into a folder: a digit key labels it, "
+                            "Enter accepts the prediction", True),
+        change_writer=action("Change &Writer…", mode.panel.ask_writer, (), "Give the name of the person drawing"),
+        choose_folder=action("Choose the Folder to &Save Into…", mode.panel.choose_folder, (),
+                             "The folder the drawings are saved into"),
+        evaluate_collection=action("&Evaluate the Collection", lambda: mode.evaluate([mode.panel.folder]),
+                                   ["Ctrl+Shift+K"], "Accuracy, confusion matrix and the worst mistakes on the folder"),
+        evaluate_folder=action("Evaluate a &Folder…", mode.evaluate_folder_dialog, (),
+                               "Evaluate another collection folder (or a folder of MNIST idx files)"),
+        evaluate_file=action("Evaluate a &Data Set File…", mode.evaluate_file_dialog, (),
+                             "Evaluate a pendigits .tra/.tes file or an MNIST idx file"),
+        menu=QMenu("C&ollect", window),
+    )
+    menu = actions.menu
+    menu.addAction(actions.collect_mode)
+    menu.addActions([actions.change_writer, actions.choose_folder])
+    menu.addSeparator()
+    menu.addActions([actions.evaluate_collection, actions.evaluate_folder, actions.evaluate_file])
+    bar = window.menuBar()
+    menus = [a for a in bar.actions() if a.menu() is not None]
+    help_action = next((a for a in menus if a.text().replace("&", "") == "Help"), None)
+    if help_action is not None:
+        bar.insertMenu(help_action, menu)
+    else:
+        bar.addMenu(menu)
+    return actions

@@ -222,3 +222,21 @@ class AppSettings:
     @last_folder.setter
     def last_folder(self, folder: str) -> None:
         self._set("files/last_folder", folder)
+
+    # --- collecting a class's digits ----------------------------------------------------------
+    @property
+    def collect_folder(self) -> str:
+        return self._text("collect/folder")
+
+    @collect_folder.setter
+    def collect_folder(self, folder: str) -> None:
+        self._set("collect/folder", folder or "")
+
+    @property
+    def collect_writer(self) -> str:
+        """The last writer's name, offered when the next session asks."""
+        return self._text("collect/writer")
+
+    @collect_writer.setter
+    def collect_writer(self, name: str) -> None:
+        self._set("collect/writer", name or "")
