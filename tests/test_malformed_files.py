@@ -205,8 +205,9 @@ def test_predict_reports_each_bad_file_on_one_line_and_does_the_rest(folder, goo
     out, err = capsys.readouterr()
     assert code == cli.EXIT_USAGE
     results = [json.loads(line) for line in out.splitlines()]
-    assert [r["file"] for r in results] == [str(one), str(seven)]
-    assert [r["digit"] for r in results] == [1, 7]
+    assert [r["file"] for r in results] == list(map(str, files))  # a line for every file, in order
+    assert [r["digit"] for r in results] == [1] + [None] * len(bad) + [7]
+    assert all(r["error"] for r in results[1:-1]) and "error" not in results[0]
     lines = _stderr_lines(err)
     assert len(lines) == len(bad), err
     assert "Traceback" not in err
