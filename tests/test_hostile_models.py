@@ -354,6 +354,8 @@ def test_a_runtime_sized_model_runs_in_a_worker_and_a_normal_one_does_not(corpus
             guarded.run(np.ones((1, 1, 28, 28), np.float32))
         again = guarded.run(np.zeros((1, 1, 28, 28), np.float32))  # the worker survived, or came back
         assert np.allclose(again.probabilities, blank.probabilities)
+        # The 3.6 GB tensor was refused by the worker's address-space limit, not half-built.
+        assert 0 < guarded.session.peak_kib * 1024 < budget.DEFAULT_LIMIT
     finally:
         guarded.session.close()
 

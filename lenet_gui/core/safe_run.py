@@ -164,6 +164,15 @@ def _limit_memory(budget: int) -> None:
         pass
 
 
+def _peak_kib() -> int:
+    try:
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    except ImportError:
+        return 0
+
+
 def _serve(conn, payload: bytes, providers: list[str], threads: int | None, budget: int) -> None:
     """The worker's loop: build the session, then answer (names, feeds) requests."""
     import signal
@@ -197,12 +206,22 @@ def _serve(conn, payload: bytes, providers: list[str], threads: int | None, budg
             with warnings.catch_warnings(), np.errstate(all="ignore"):
                 warnings.simplefilter("ignore")
                 outputs = session.run(*request)
-            conn.send(("ok", outputs))
+            conn.send(("ok", outputs, _peak_kib()))
         except BaseException as exc:
             try:
-                conn.send(("error", describe_failure(exc)))
+                conn.send(("error", describe_failure(exc), _peak_kib()))
             except BaseException:
                 return
+
+
+def _context():
+    """Workers fork from a clean server process that has onnxruntime imported already (fast to
+    start); a plain fork of the app would copy its Qt and onnxruntime threads."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["numpy", "onnxruntime", "lenet_gui.core.safe_run"])
+        return context
+    return multiprocessing.get_context("spawn")
 
 
 class WorkerSession:
@@ -217,10 +236,11 @@ class WorkerSession:
         self._process = None
         self._conn = None
         self._lock = threading.Lock()
+        self.peak_kib = 0  # the worker's largest resident size so far, as it reports it
         self._start()
 
     def _start(self) -> None:
-        context = multiprocessing.get_context("spawn")  # a fork would copy Qt and onnxruntime threads
+        context = _context()
         parent, child = context.Pipe()
         self._process = context.Process(target=_serve, args=(child, self._payload, self._providers, self._threads,
                                                               self.budget), daemon=True, name="lenet-gui model worker")
@@ -268,6 +288,7 @@ class WorkerSession:
                 self.close()
                 raise ModelError(f"{what} could not be run: its worker process has stopped") from None
             reply = self._receive(timeout)
+        self.peak_kib = max(self.peak_kib, reply[2])
         if reply[0] == "error":
             raise ModelError(f"{what} failed to run: {reply[1]}")
         return reply[1]
