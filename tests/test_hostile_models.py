@@ -99,8 +99,10 @@ RUNNER = textwrap.dedent("""
         try:
             code = cli.main(sys.argv[1:])
         finally:
-            peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-                       resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+            # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent (pytest) across exec.
+            with open("/proc/self/status") as status:
+                hwm = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+            peak = max(hwm, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
             with open({report!r}, "w") as f:
                 json.dump({{"peak_kib": peak}}, f)
         sys.exit(code)
