@@ -185,8 +185,8 @@ class MainWindow(QMainWindow):
         self.message_bar = MessageBar()
         central = QWidget()
         central_box = QVBoxLayout(central)
-        central_box.setContentsMargins(6, 4, 6, 0)
-        central_box.setSpacing(2)
+        central_box.setContentsMargins(0, 0, 0, 0)  # hidden bar: the layout is as without one
+        central_box.setSpacing(0)
         central_box.addWidget(self.message_bar)
         central_box.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
