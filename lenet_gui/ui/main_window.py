@@ -694,7 +694,7 @@ class MainWindow(QMainWindow):
         """A model that cannot be used: said in the message bar; the drawing and the current model stay."""
         self.last_message = message
         kept = f" The model in use is still {self.model_title()}." if self.session is not None else ""
-        self.message_bar.show_message(f"Cannot open the model: {message}{kept}", "model")
+        self.message_bar.show_message(f"Cannot open the model: {message.rstrip('.')}.{kept}", "model")
         self.statusBar().showMessage(message.split("\n")[0], STATUS_MS * 2)
         self.errorShown.emit(message)
         if not self.interactive:
