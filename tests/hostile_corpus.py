@@ -226,7 +226,7 @@ CASES = {
     "tile_huge": (tile_huge, "'tiled' (1×1×56000×56000, made by Tile 'tile') alone needs 11.7 GiB"),
     "tile_from_data": (tile_from_data, "node 'tile_ink' (Tile) failed: it needs more memory than the limit allows"),
     "input_20000x20000": (input_20000, "'image' (1×1×20000×20000, made by the input) alone needs 1.5 GiB"),
-    "input_size_20000": (dynamic_input_size("20000x20000"), "input_size is '20000x20000'; each side must be from 1 to 4096"),
+    "input_size_20000": (dynamic_input_size("20000x20000"), "input_size is '20000x20000'; each side must be from 1 to 2048"),
     "input_size_garbage": (dynamic_input_size("big"), "input_size is 'big'; it must look like 32x32"),
     "digit_box_1e9": (with_metadata("box", digit_box="1e9"), "digit_box is 1e+09; it must be a whole number of pixels"),
     "digit_box_inf": (with_metadata("box_inf", digit_box="inf"), "digit_box is inf; it must be a finite number"),

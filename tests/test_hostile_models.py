@@ -217,18 +217,18 @@ def test_nesting_is_counted_outside_strings_only():
 @pytest.mark.parametrize("meta", [
     {"digit_box": "20", "digit_field": "28", "input_size": "32x32"},
     {"normalize_std": "0.3081", "normalize_mean": "-0.5", "pixel_scale": "255"},
-    {"digit_box": "4096", "input_size": "4096x1"},
+    {"digit_box": "2048", "input_size": "2048x1"},
 ])
 def test_sane_metadata_passes(meta):
     model_check.check_metadata(meta, "m.onnx")
 
 
 @pytest.mark.parametrize("key, value, fragment", [
-    ("digit_box", "4097", "digit_box is 4097"),
+    ("digit_box", "2049", "digit_box is 2049"),
     ("digit_box", "0", "digit_box is 0"),
     ("digit_field", "20.5", "digit_field is 20.5; it must be a whole number"),
     ("digit_field", "wide", "digit_field is 'wide', which is not a number"),
-    ("input_size", "0x28", "each side must be from 1 to 4096"),
+    ("input_size", "0x28", "each side must be from 1 to 2048"),
     ("input_size", "28x28x3", "it must look like 32x32"),
     ("normalize_std", "-1", "normalize_std is -1"),
     ("normalize_std", "0.0009", "normalize_std is 0.0009"),
@@ -383,3 +383,34 @@ def test_an_in_process_run_is_stopped_by_its_time_limit(corpus, monkeypatch):
     assert not isinstance(session.session, safe_run.WorkerSession)
     with pytest.raises(safe_run.RunTimeout, match="longer than 0.3 s"):
         session.run(np.zeros((1, 1, 28, 28), np.float32))
+
+
+def test_an_input_side_past_the_limit_is_refused_even_when_it_fits_in_memory(tmp_path):
+    path = tiny_classifier(tmp_path / "wide.onnx", size=model_check.MAX_SIDE + 1)
+    with pytest.raises(ModelError, match=f"has a height of {model_check.MAX_SIDE + 1} pixels; at most 2048"):
+        ModelSession(path)
+
+
+def test_the_memory_limit_option_is_the_limit(tmp_path, capsys):
+    """A 768×768 model needs ~20 MiB: fine by default, refused under --memory-limit 16M."""
+    model = tiny_classifier(tmp_path / "big.onnx", size=768)
+    needs = ModelSession(model).footprint.total
+    assert 16 * MIB < needs < 32 * MIB
+    drawing = tmp_path / "one.strokes.json"
+    save_drawing(ONE, drawing)
+    assert cli.main(["predict", "--model", str(model), str(drawing)]) == 0
+    capsys.readouterr()
+    assert cli.main(["predict", "--memory-limit", "16M", "--model", str(model), str(drawing)]) == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert f"big.onnx is too large to run: one run needs {budget.format_size(needs)} (the largest tensor" in err
+    assert "more than the memory limit of 16.0 MiB" in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("args, fragment", [(["--memory-limit", "lots"], "is not a memory size"),
+                                            (["--memory-limit", "1K"], "too small a memory limit"),
+                                            (["--timeout", "0"], "not a number of seconds above 0"),
+                                            (["--timeout", "nan"], "not a number of seconds above 0")])
+def test_bad_limits_on_the_command_line(args, fragment, tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["predict", *args, str(tmp_path / "x.png")])
+    assert stop.value.code == cli.EXIT_USAGE and fragment in capsys.readouterr().err

@@ -4,7 +4,7 @@ A model file is untrusted input: its ``metadata_props`` decide how large the
 input image is, how the digit is scaled into it and how values are
 normalised. Each value is checked against a sane range here, and a bad one is
 named in the message (``digit_box is 1e+09; it must be a whole number of
-pixels from 1 to 4096``), so the user knows which entry of which file is wrong.
+pixels from 1 to 2048``), so the user knows which entry of which file is wrong.
 
 Both the window and the command line go through these functions, by way of
 ``ModelSession``.
@@ -19,8 +19,8 @@ from lenet_gui.core.errors import ModelError
 from lenet_gui.core.preprocess import InputSpec
 
 #: The largest input side, digit box or digit field in pixels. Real digit
-#: models take 28–64 pixels; a few thousand still fits comfortably in memory.
-MAX_SIDE = 4096
+#: models take 28–64 pixels; 2048 still fits in memory and prepares in about a second.
+MAX_SIDE = 2048
 #: The largest fixed batch size a model may ask for (each run fills it).
 MAX_BATCH = 4096
 #: More classes than this is not a digit (or character) classifier.
