@@ -414,3 +414,22 @@ def test_bad_limits_on_the_command_line(args, fragment, tmp_path, capsys):
     with pytest.raises(SystemExit) as stop:
         cli.main(["predict", *args, str(tmp_path / "x.png")])
     assert stop.value.code == cli.EXIT_USAGE and fragment in capsys.readouterr().err
+
+
+def test_the_watchdog_stops_only_runs_past_their_deadline():
+    import time
+    from types import SimpleNamespace
+
+    watchdog = safe_run._Watchdog()
+    slow, quick, done = (SimpleNamespace(terminate=False) for _ in range(3))
+    watchdog.arm(slow, 0.2)
+    watchdog.arm(quick, 0.05)  # an earlier deadline than the watcher waits for: it must wake
+    finished = watchdog.arm(done, 0.05)
+    watchdog.disarm(finished)  # a run that ended in time is never stopped
+    deadline = time.monotonic() + 5
+    while not quick.terminate and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert quick.terminate and not slow.terminate
+    while not slow.terminate and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert slow.terminate and not done.terminate

@@ -14,9 +14,11 @@
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import re
 import threading
+import time
 import warnings
 from dataclasses import dataclass
 
@@ -95,11 +97,7 @@ def run(session, names, feeds: dict, timeout: float | None, what: str) -> list[n
 
     options = ort.RunOptions()
     options.log_severity_level = 4  # the failure becomes our message; onnxruntime's log would repeat it
-    timer = None
-    if timeout:
-        timer = threading.Timer(timeout, setattr, (options, "terminate", True))
-        timer.daemon = True
-        timer.start()
+    token = _WATCHDOG.arm(options, timeout) if timeout else None
     try:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
@@ -109,8 +107,53 @@ def run(session, names, feeds: dict, timeout: float | None, what: str) -> list[n
             raise RunTimeout(_timeout_message(what, timeout)) from None
         raise ModelError(f"{what} failed to run: {describe_failure(exc)}") from None
     finally:
-        if timer is not None:
-            timer.cancel()
+        if token is not None:
+            _WATCHDOG.disarm(token)
+
+
+class _Watchdog:
+    """One thread that sets the terminate flag of runs past their deadline.
+
+    A threading.Timer per run would start a thread each time: ~200 µs, more than
+    a LeNet-5 inference; arming this one costs a lock and a notify.
+    """
+
+    def __init__(self) -> None:
+        self._wake = threading.Condition()
+        self._runs: dict[int, tuple[float, object]] = {}
+        self._next = 0
+        self._thread: threading.Thread | None = None
+        self._waiting_until = math.inf  # when the watcher wakes next, unless notified
+
+    def arm(self, options, timeout: float) -> int:
+        with self._wake:
+            self._next += 1
+            deadline = time.monotonic() + timeout
+            self._runs[self._next] = (deadline, options)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._watch, name="lenet-gui run watchdog", daemon=True)
+                self._thread.start()
+            if deadline < self._waiting_until:  # waking the watcher costs a thread switch: only when needed
+                self._wake.notify()
+            return self._next
+
+    def disarm(self, token: int) -> None:
+        with self._wake:
+            self._runs.pop(token, None)
+
+    def _watch(self) -> None:
+        with self._wake:
+            while True:
+                now = time.monotonic()
+                for token, (deadline, options) in list(self._runs.items()):
+                    if deadline <= now:
+                        options.terminate = True
+                        del self._runs[token]
+                self._waiting_until = min((deadline for deadline, _ in self._runs.values()), default=math.inf)
+                self._wake.wait(None if self._waiting_until == math.inf else self._waiting_until - now)
+
+
+_WATCHDOG = _Watchdog()
 
 
 def _timeout_message(what: str, timeout: float) -> str:
