@@ -422,7 +422,7 @@ def test_the_watchdog_stops_only_runs_past_their_deadline():
 
     watchdog = safe_run._Watchdog()
     slow, quick, done = (SimpleNamespace(terminate=False) for _ in range(3))
-    watchdog.arm(slow, 0.2)
+    watchdog.arm(slow, 1.0)
     watchdog.arm(quick, 0.05)  # an earlier deadline than the watcher waits for: it must wake
     finished = watchdog.arm(done, 0.05)
     watchdog.disarm(finished)  # a run that ended in time is never stopped

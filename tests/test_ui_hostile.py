@@ -228,3 +228,33 @@ def test_the_drawing_survives_sigkill(tmp_path):
     restored = json.loads(reader.stdout.splitlines()[-1])
     # Every stroke up to the last pen-up, exactly; the stroke still being drawn is not half-saved.
     assert restored == drawn
+
+
+def test_a_second_app_running_at_once_does_not_take_the_first_ones_drawing(make_window, settings_dir, draw):
+    """Two processes on one settings file: each keeps its own autosaved drawing."""
+    from lenet_gui.ui.settings import AppSettings
+
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(REPO),
+           "LENET_GUI_SETTINGS_DIR": str(settings_dir)}
+    theirs = [[(140, 40), (140, 240)]]
+    other = subprocess.Popen([sys.executable, "-c", DRIVER, json.dumps(theirs)], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
+    try:
+        drawn = json.loads(other.stdout.readline())
+        mine = make_window(settings=AppSettings())
+        assert mine.canvas.drawing().is_empty()  # not the other app's drawing
+        draw(mine.canvas, [(60, 60), (220, 60), (120, 240)])
+        my_strokes = mine.canvas.drawing().strokes
+        mine.close()
+    finally:
+        os.kill(other.pid, signal.SIGKILL)
+        other.wait(30)
+        other.stdout.close()
+        other.stderr.close()
+    first, second = AppSettings(), AppSettings()
+    assert (first.claim_session(), second.claim_session()) == (0, 1)
+    as_lists = lambda strokes: json.loads(json.dumps(strokes))  # noqa: E731 - tuples and lists alike
+    assert as_lists(Drawing.from_json(first.drawing_json).strokes) == drawn
+    assert as_lists(Drawing.from_json(second.drawing_json).strokes) == as_lists(my_strokes)
+    first.release_session()
+    second.release_session()
