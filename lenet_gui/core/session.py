@@ -276,7 +276,8 @@ class ModelSession:
     def _open(self, payload: bytes, opts, providers: list[str]):
         """In this process when every size is known; else in a memory-limited worker."""
         if self.footprint.runtime_sized:
-            return safe_run.WorkerSession(payload, providers, opts.intra_op_num_threads, self.memory_limit,
+            # On the CPU: CUDA reserves more address space than the worker's limit allows.
+            return safe_run.WorkerSession(payload, [ORT_NAMES["cpu"]], opts.intra_op_num_threads, self.memory_limit,
                                           self.path.name)
         return ort.InferenceSession(payload, opts, providers=providers)
 
