@@ -135,11 +135,13 @@ def footprint(model: onnx.ModelProto, image_input: str | None = None,
     tensors: list[Tensor] = []
     for info in model.graph.input:
         if info.name in types and info.name not in {t.name for t in model.graph.initializer}:
+            dims = info.type.tensor_type.shape.dim
             shape = list(image_shape) if info.name == image_input and image_shape else [
-                d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else 1 for d in info.type.tensor_type.shape.dim]
+                d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else 1 for d in dims]
             tensors.append(Tensor(info.name, shape, math.prod(shape) * _itemsize(types[info.name]), "the input"))
     if layers is None:
-        return Footprint(weights + sum(t.bytes for t in tensors), weights, max(tensors, key=lambda t: t.bytes, default=None),
+        return Footprint(weights + sum(t.bytes for t in tensors), weights,
+                         max(tensors, key=lambda t: t.bytes, default=None),
                          ["the whole graph (its shapes cannot be worked out without running it)"])
     runtime = []
     for layer in layers:

@@ -55,12 +55,14 @@ def read_number(meta: dict[str, str], key: str, name: str) -> float | None:
 
 def _check_range(value: float, key: str, low: float, high: float, name: str, what: str = "") -> None:
     if not low <= value <= high:
-        raise ModelError(f"{name}: {key} is {value:g}; it must be {what or 'a number'} from {low:g} to {high:g}")
+        raise ModelError(f"{name}: the metadata entry {key} is {value:g}; "
+                         f"it must be {what or 'a number'} from {low:g} to {high:g}")
 
 
 def _check_pixels(value: float, key: str, name: str) -> None:
     if value != int(value) or not 1 <= value <= MAX_SIDE:
-        raise ModelError(f"{name}: {key} is {value:g}; it must be a whole number of pixels from 1 to {MAX_SIDE}")
+        raise ModelError(f"{name}: the metadata entry {key} is {value:g}; "
+                         f"it must be a whole number of pixels from 1 to {MAX_SIDE}")
 
 
 def check_metadata(meta: dict[str, str], name: str) -> None:
@@ -94,7 +96,8 @@ def parse_input_size(text: str, name: str) -> tuple[int, int]:
     for side in sides:
         if not 1 <= side <= MAX_SIDE:
             raise ModelError(
-                f"{name}: input_size is {_describe(text)}; each side must be from 1 to {MAX_SIDE} pixels"
+                f"{name}: the metadata entry input_size is {_describe(text)}; "
+                f"each side must be from 1 to {MAX_SIDE} pixels"
             )
     return int(sides[0]), int(sides[1])
 
