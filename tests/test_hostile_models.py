@@ -433,3 +433,28 @@ def test_the_watchdog_stops_only_runs_past_their_deadline():
     while not slow.terminate and time.monotonic() < deadline:
         time.sleep(0.01)
     assert slow.terminate and not done.terminate
+
+
+def test_a_run_can_be_cancelled_from_another_thread(corpus, monkeypatch):
+    """In this process through the caller's RunOptions; in a worker by cancel()."""
+    import threading
+
+    import onnxruntime as ort
+
+    _, paths = corpus
+    real = budget.footprint
+    monkeypatch.setattr(budget, "footprint", lambda *a: dataclasses.replace(real(*a), runtime_sized=[]))
+    here = ModelSession(paths["loop_10e12_trips"], timeout=30)
+    options = ort.RunOptions()
+    threading.Timer(0.2, setattr, (options, "terminate", True)).start()
+    feeds = {here._input_name: np.zeros((1, 1, 28, 28), np.float32)}
+    with pytest.raises(safe_run.RunCancelled, match="cancelled"):
+        safe_run.run(here.session, here._output_names, feeds, 30, "loop.onnx", options)
+    monkeypatch.undo()
+    worker = ModelSession(paths["loop_10e12_trips"], timeout=30)
+    try:
+        threading.Timer(0.3, worker.session.cancel).start()
+        with pytest.raises(safe_run.RunCancelled, match="cancelled"):
+            worker.run(np.zeros((1, 1, 28, 28), np.float32))
+    finally:
+        worker.session.close()

@@ -258,3 +258,35 @@ def test_a_second_app_running_at_once_does_not_take_the_first_ones_drawing(make_
     assert as_lists(Drawing.from_json(second.drawing_json).strokes) == as_lists(my_strokes)
     first.release_session()
     second.release_session()
+
+
+def test_the_memory_limit_setting_is_the_windows_limit(make_window, settings_dir, tmp_path):
+    from lenet_gui.ui.settings import AppSettings
+    from tests.helpers import tiny_classifier
+
+    model = str(tiny_classifier(tmp_path / "big.onnx", size=768))  # ~20 MiB for one run
+    settings = AppSettings()
+    settings.memory_limit = "16MiB"
+    window = make_window(settings=settings)
+    assert window.open_model(model) is False
+    assert "more than the memory limit of 16.0 MiB" in window.message_bar.message()
+    settings.memory_limit = "64MiB"
+    assert window.open_model(model) is True
+
+
+@pytest.mark.parametrize("stored, expected", [("2GiB", 2 * 1024**3), ("nonsense", 1024**3), ("", 1024**3)])
+def test_memory_limit_setting_values(stored, expected, settings_dir):
+    from lenet_gui.ui.settings import AppSettings
+
+    settings = AppSettings()
+    settings.memory_limit = stored
+    assert settings.memory_limit == expected
+
+
+@pytest.mark.parametrize("stored, expected", [(2.5, 2.5), ("nan", 10.0), (-1, 10.0), ("soon", 10.0)])
+def test_timeout_setting_values(stored, expected, settings_dir):
+    from lenet_gui.ui.settings import AppSettings
+
+    settings = AppSettings()
+    settings._set("model/timeout", stored)
+    assert settings.inference_timeout == expected

@@ -42,6 +42,10 @@ class RunTimeout(ModelError):
     """A run took longer than its time limit and was stopped."""
 
 
+class RunCancelled(ModelError):
+    """A run was stopped on request (the window's Cancel)."""
+
+
 _SOURCE_LINE = re.compile(r"^\S+\.(?:cc|cpp|h):\d+ (?:[^()]*\([^()]*\)(?: const)? )?")
 _OUT_OF_MEMORY = ("Failed to allocate", "bad_alloc", "bad allocation", "exceeds the supported maximum")
 
@@ -89,13 +93,18 @@ def nonfinite_message(values: np.ndarray) -> str | None:
     return None
 
 
-def run(session, names, feeds: dict, timeout: float | None, what: str) -> list[np.ndarray]:
-    """``session.run`` within ``timeout`` seconds; any failure is a ModelError about ``what``."""
+def run(session, names, feeds: dict, timeout: float | None, what: str, options=None) -> list[np.ndarray]:
+    """``session.run`` within ``timeout`` seconds; any failure is a ModelError about ``what``.
+
+    ``options``: the caller's onnxruntime RunOptions, so that it can cancel the run from
+    another thread (``options.terminate = True``; a WorkerSession is cancelled by ``cancel()``).
+    A cancelled run raises RunCancelled.
+    """
     if isinstance(session, WorkerSession):
         return session.run(names, feeds, timeout=timeout, what=what)
     import onnxruntime as ort
 
-    options = ort.RunOptions()
+    options = options if options is not None else ort.RunOptions()
     options.log_severity_level = 4  # the failure becomes our message; onnxruntime's log would repeat it
     token = _WATCHDOG.arm(options, timeout) if timeout else None
     try:
@@ -103,8 +112,10 @@ def run(session, names, feeds: dict, timeout: float | None, what: str) -> list[n
             warnings.simplefilter("ignore")
             return session.run(names, feeds, options)
     except Exception as exc:
-        if timeout and options.terminate:
+        if options.terminate and token is not None and _WATCHDOG.expired(token):
             raise RunTimeout(_timeout_message(what, timeout)) from None
+        if options.terminate:
+            raise RunCancelled(f"{what}: the run was cancelled") from None
         raise ModelError(f"{what} failed to run: {describe_failure(exc)}") from None
     finally:
         if token is not None:
@@ -124,6 +135,7 @@ class _Watchdog:
         self._next = 0
         self._thread: threading.Thread | None = None
         self._waiting_until = math.inf  # when the watcher wakes next, unless notified
+        self._expired: set[int] = set()
 
     def arm(self, options, timeout: float) -> int:
         with self._wake:
@@ -140,6 +152,12 @@ class _Watchdog:
     def disarm(self, token: int) -> None:
         with self._wake:
             self._runs.pop(token, None)
+            self._expired.discard(token)
+
+    def expired(self, token: int) -> bool:
+        """Whether the watchdog, not someone else, stopped that run."""
+        with self._wake:
+            return token in self._expired
 
     def _watch(self) -> None:
         with self._wake:
@@ -149,6 +167,7 @@ class _Watchdog:
                     if deadline <= now:
                         options.terminate = True
                         del self._runs[token]
+                        self._expired.add(token)
                 self._waiting_until = min((deadline for deadline, _ in self._runs.values()), default=math.inf)
                 self._wake.wait(None if self._waiting_until == math.inf else self._waiting_until - now)
 
@@ -280,6 +299,7 @@ class WorkerSession:
         self._conn = None
         self._lock = threading.Lock()
         self.peak_kib = 0  # the worker's largest resident size so far, as it reports it
+        self._cancelled = False
         self._start()
 
     def _start(self) -> None:
@@ -306,6 +326,8 @@ class WorkerSession:
             return self._conn.recv()
         except (EOFError, OSError):
             self.close()
+            if self._cancelled:
+                raise RunCancelled(f"{self.what}: the run was cancelled") from None
             raise ModelError(
                 f"{self.what} needs more memory than its limit of {format_size(self.budget)} "
                 f"{'to load' if starting else 'for this input'} and was stopped (--memory-limit sets the limit)"
@@ -323,6 +345,7 @@ class WorkerSession:
     def run(self, names, feeds: dict, timeout: float | None = None, what: str | None = None, _options=None):
         what = what or self.what
         with self._lock:
+            self._cancelled = False
             if self._process is None:  # stopped after a timeout or a crash: a fresh worker
                 self._start()
             try:
@@ -335,6 +358,13 @@ class WorkerSession:
         if reply[0] == "error":
             raise ModelError(f"{what} failed to run: {reply[1]}")
         return reply[1]
+
+    def cancel(self) -> None:
+        """Stop a run in progress (from another thread): the worker ends; the next run starts another."""
+        process = self._process
+        if process is not None and process.is_alive():
+            self._cancelled = True
+            process.kill()
 
     def close(self) -> None:
         process, self._process = self._process, None
