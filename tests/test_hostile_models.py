@@ -458,3 +458,19 @@ def test_a_run_can_be_cancelled_from_another_thread(corpus, monkeypatch):
             worker.run(np.zeros((1, 1, 28, 28), np.float32))
     finally:
         worker.session.close()
+
+
+def test_the_installed_onnx_and_onnxruntime_meet_the_pins():
+    """The pins name the releases with the upstream external-data path checks."""
+    import re
+    import tomllib
+
+    import onnxruntime as ort
+    from packaging.version import Version
+
+    deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    pins = dict(re.fullmatch(r"(onnx|onnxruntime)>=([\d.]+)", d).groups() for d in deps
+                if re.fullmatch(r"(onnx|onnxruntime)>=([\d.]+)", d))
+    assert Version(pins["onnx"]) >= Version("1.21") and Version(pins["onnxruntime"]) >= Version("1.24.3")
+    assert Version(onnx.__version__) >= Version(pins["onnx"])
+    assert Version(ort.__version__) >= Version(pins["onnxruntime"])

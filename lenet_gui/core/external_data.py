@@ -60,7 +60,8 @@ def check_location(location: str, folder: Path, model_name: str, tensor: str) ->
     base = os.path.realpath(folder)
     target = os.path.join(folder, *parts)
     if not _is_inside(os.path.realpath(target), base):
-        raise ModelError(f"{where}, which leads outside the model's folder (a symbolic link); refused")
+        raise ModelError(f"{where}, which leads outside the model's folder (a symbolic link); refused. "
+                         "If you trust it, copy the file itself next to the model")
     if not os.path.lexists(target):
         raise ModelError(f"Model {model_name} refers to an external weight file that is missing: {location}")
     if os.path.islink(target) or not os.path.isfile(target):

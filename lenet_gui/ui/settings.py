@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -55,8 +56,8 @@ def _open_checked() -> tuple[QSettings, str]:
     """The settings, and a sentence when a damaged file had to be set aside."""
     qsettings = open_qsettings()
     path = Path(qsettings.fileName())
-    if qsettings.format() != QSettings.Format.IniFormat and os.name == "nt":
-        return qsettings, ""  # the registry: nothing to parse here
+    if qsettings.format() != QSettings.Format.IniFormat and sys.platform in ("win32", "darwin"):
+        return qsettings, ""  # the registry or a binary plist: Qt's own format, not INI text
     if not path.is_file():
         return qsettings, ""
     why = _damage(path, qsettings)
