@@ -120,17 +120,28 @@ def test_a_damaged_settings_file_starts_with_defaults_and_says_so(content, why, 
     assert window.canvas.drawing().is_empty() and window.model_title() == "LeNet-5"
 
 
-def test_a_truncated_settings_file_restores_what_it_can(make_window, settings_dir, draw, qtbot):
+def test_a_truncated_settings_file_starts_with_defaults_and_says_so(make_window, settings_dir, draw, qtbot):
     first = make_window()
     draw(first.canvas, [(140, 40), (140, 240)])
+    first.step_tile_size(1)
     first.close()
     ini = settings_dir / "lenet-gui.ini"
     text = ini.read_text()
     cut = text.index("strokes") + 20  # in the middle of the drawing
     ini.write_text(text[:cut])
     second = make_window()
-    assert second.canvas.drawing().is_empty()
-    assert "could not be restored" in second.statusBar().currentMessage()
+    assert "could not be read (it ends in the middle of a value, as a file cut short does)" in \
+        second.message_bar.message()
+    assert second.canvas.drawing().is_empty() and second.layer_panel.tile_size() != first.layer_panel.tile_size()
+    assert [p.read_text() for p in settings_dir.iterdir() if ".damaged-" in p.name] == [text[:cut]]
+
+
+@pytest.mark.parametrize("line, cut", [('a="x"', False), ('a="x', True), ('a="x\\"', True), ('a="x\\\\"', False),
+                                       ("a=1", False), ("[s]", False), ('a="', True), ('a=""', False)])
+def test_a_value_cut_short(line, cut):
+    from lenet_gui.ui.settings import _cut_short
+
+    assert _cut_short(line) is cut
 
 
 def test_a_sound_settings_file_gives_no_message(make_window, settings_dir, draw):

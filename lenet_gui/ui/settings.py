@@ -44,12 +44,28 @@ def _damage(path: Path, qsettings: QSettings) -> str:
     if b"\x00" in data:
         return "it holds binary data"
     try:
-        data.decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         return "it is not text"
     if not qsettings.allKeys():
         return "none of it could be read"
+    if any(_cut_short(line) for line in text.splitlines()):
+        return "it ends in the middle of a value, as a file cut short does"
     return ""
+
+
+def _cut_short(line: str) -> bool:
+    """A ``key="…`` line whose quoted value never closes (QSettings writes each on one line)."""
+    if line.startswith(("[", ";", "#")) or "=" not in line:
+        return False
+    value = line.split("=", 1)[1].strip()
+    if not value.startswith('"'):
+        return False
+    body = value[1:]
+    if not body.endswith('"'):
+        return True
+    backslashes = len(body[:-1]) - len(body[:-1].rstrip("\\"))
+    return backslashes % 2 == 1  # the last quote is escaped: still open
 
 
 def _open_checked() -> tuple[QSettings, str]:
