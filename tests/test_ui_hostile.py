@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import pytest
@@ -224,11 +225,14 @@ def test_the_drawing_survives_sigkill(tmp_path):
     wanted = [[(140, 40), (140, 240)], [(60, 60), (220, 60), (120, 240)], [(40, 150), (240, 150)]]
     app = subprocess.Popen([sys.executable, "-c", DRIVER, json.dumps(wanted)], stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
+    guard = threading.Timer(90, app.kill)  # a driver that hangs must not hang the suite
+    guard.start()
     try:
         line = app.stdout.readline()
         assert line, app.stderr.read()
         drawn = json.loads(line)
     finally:
+        guard.cancel()
         os.kill(app.pid, signal.SIGKILL)
         app.wait(30)
         app.stdout.close()
@@ -250,6 +254,8 @@ def test_a_second_app_running_at_once_does_not_take_the_first_ones_drawing(make_
     theirs = [[(140, 40), (140, 240)]]
     other = subprocess.Popen([sys.executable, "-c", DRIVER, json.dumps(theirs)], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
+    guard = threading.Timer(90, other.kill)
+    guard.start()
     try:
         drawn = json.loads(other.stdout.readline())
         mine = make_window(settings=AppSettings())
@@ -258,6 +264,7 @@ def test_a_second_app_running_at_once_does_not_take_the_first_ones_drawing(make_
         my_strokes = mine.canvas.drawing().strokes
         mine.close()
     finally:
+        guard.cancel()
         os.kill(other.pid, signal.SIGKILL)
         other.wait(30)
         other.stdout.close()
