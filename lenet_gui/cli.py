@@ -34,7 +34,7 @@ def _spec_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _limit_options(p: argparse.ArgumentParser) -> None:
+def _limit_options(p: argparse.ArgumentParser, prefix: str = "") -> None:
     from lenet_gui.core.budget import DEFAULT_LIMIT, format_size, parse_size
     from lenet_gui.core.safe_run import DEFAULT_TIMEOUT_S
 
@@ -53,10 +53,15 @@ def _limit_options(p: argparse.ArgumentParser) -> None:
             raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0")
         return value
 
+    # The window's defaults come from its settings (model/timeout, model/memory_limit).
+    window = bool(prefix)
     g = p.add_argument_group("limits (a model file is untrusted input)")
-    g.add_argument("--timeout", type=seconds, default=DEFAULT_TIMEOUT_S, metavar="SECONDS",
-                   help=f"stop a model that runs longer than this per file (default {DEFAULT_TIMEOUT_S:g})")
-    g.add_argument("--memory-limit", type=size, default=DEFAULT_LIMIT, metavar="SIZE",
+    g.add_argument("--timeout", type=seconds, default=None if window else DEFAULT_TIMEOUT_S, metavar="SECONDS",
+                   dest=f"{prefix}timeout",
+                   help=f"stop a model that runs longer than this per {'input' if window else 'file'} "
+                        f"(default {DEFAULT_TIMEOUT_S:g})")
+    g.add_argument("--memory-limit", type=size, default=None if window else DEFAULT_LIMIT, metavar="SIZE",
+                   dest=f"{prefix}memory_limit",
                    help=f"refuse a model that needs more memory than this, e.g. 512M or 2GiB "
                         f"(default {format_size(DEFAULT_LIMIT)})")
 
@@ -78,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--provider", choices=["auto", "cpu", "cuda"], default=None, help="where inference runs")
     p.add_argument("--open", dest="open_file", metavar="FILE", help="open an image or .strokes.json drawing")
     p.add_argument("--screenshot", metavar="OUT.png", help="render the window offscreen into a PNG and exit")
+    _limit_options(p, prefix="window_")
     sub = p.add_subparsers(dest="command", metavar="{shapes,predict}")
 
     s = sub.add_parser("shapes", help="every layer's output shape, worked out as a hand calculation")
@@ -180,6 +186,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "predict":
             return cmd_predict(args)
         from lenet_gui.ui.app import run_app
+        from lenet_gui.ui.settings import MEMORY_LIMIT_ENV, TIMEOUT_ENV
+
+        # For this run only: the settings read these before their stored values.
+        if args.window_memory_limit:
+            os.environ[MEMORY_LIMIT_ENV] = str(args.window_memory_limit)
+        if args.window_timeout:
+            os.environ[TIMEOUT_ENV] = str(args.window_timeout)
 
         return run_app(
             model=args.model,

@@ -309,3 +309,32 @@ def test_timeout_setting_values(stored, expected, settings_dir):
     settings = AppSettings()
     settings._set("model/timeout", stored)
     assert settings.inference_timeout == expected
+
+
+def test_the_window_takes_its_limits_from_the_command_line(tmp_path):
+    """``lenet-gui --memory-limit`` applies to that run of the window, ahead of the setting."""
+    from tests.helpers import tiny_classifier
+
+    model = tiny_classifier(tmp_path / "big.onnx", size=768)  # ~20 MiB for one run
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(REPO),
+           "LENET_GUI_SETTINGS_DIR": str(tmp_path / "settings")}
+    base = [sys.executable, "-m", "lenet_gui", "--model", str(model), "--screenshot", str(tmp_path / "w.png")]
+    refused = subprocess.run(base + ["--memory-limit", "16M"], capture_output=True, text=True, env=env, timeout=120)
+    assert refused.returncode == 2 and "more than the memory limit of 16.0 MiB" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    opened = subprocess.run(base + ["--memory-limit", "64M"], capture_output=True, text=True, env=env, timeout=120)
+    assert opened.returncode == 0 and (tmp_path / "w.png").stat().st_size > 0, opened.stderr
+
+
+def test_limits_from_the_environment_come_first(settings_dir, monkeypatch):
+    from lenet_gui.ui.settings import MEMORY_LIMIT_ENV, TIMEOUT_ENV, AppSettings
+
+    settings = AppSettings()
+    settings.memory_limit = "2GiB"
+    settings.inference_timeout = 3.0
+    monkeypatch.setenv(MEMORY_LIMIT_ENV, str(64 * 1024**2))
+    monkeypatch.setenv(TIMEOUT_ENV, "1.5")
+    assert (settings.memory_limit, settings.inference_timeout) == (64 * 1024**2, 1.5)
+    monkeypatch.delenv(MEMORY_LIMIT_ENV)
+    monkeypatch.delenv(TIMEOUT_ENV)
+    assert (settings.memory_limit, settings.inference_timeout) == (2 * 1024**3, 3.0)

@@ -28,6 +28,9 @@ ORGANIZATION = "lenet-gui"
 APPLICATION = "lenet-gui"
 SETTINGS_DIR_ENV = "LENET_GUI_SETTINGS_DIR"
 MAX_RECENT = 10
+# `lenet-gui --memory-limit/--timeout` set these for one run, ahead of the stored settings.
+MEMORY_LIMIT_ENV = "LENET_GUI_MEMORY_LIMIT"
+TIMEOUT_ENV = "LENET_GUI_TIMEOUT"
 MAX_SESSION_SLOTS = 16
 
 
@@ -224,7 +227,7 @@ class AppSettings:
         from lenet_gui.core.budget import DEFAULT_LIMIT, parse_size
 
         try:
-            return parse_size(self._text("model/memory_limit", "") or DEFAULT_LIMIT)
+            return parse_size(os.environ.get(MEMORY_LIMIT_ENV) or self._text("model/memory_limit", "") or DEFAULT_LIMIT)
         except ValueError:
             return DEFAULT_LIMIT
 
@@ -237,7 +240,10 @@ class AppSettings:
         """Seconds one inference may take before it is stopped (``model/timeout``)."""
         from lenet_gui.core.safe_run import DEFAULT_TIMEOUT_S
 
-        value = self._number("model/timeout", DEFAULT_TIMEOUT_S)
+        try:
+            value = float(os.environ.get(TIMEOUT_ENV) or self._number("model/timeout", DEFAULT_TIMEOUT_S))
+        except ValueError:
+            value = DEFAULT_TIMEOUT_S
         return value if 0 < value < 1e6 else DEFAULT_TIMEOUT_S
 
     @inference_timeout.setter
