@@ -210,7 +210,8 @@ def main(argv: list[str] | None = None) -> int:
             raise
         from lenet_gui.core.safe_run import describe_failure
 
-        error(f"{args.command} failed: {describe_failure(exc)}")
+        model = (args.model if args.command == "shapes" else args.predict_model) or "the shipped model"
+        error(f"{args.command} failed on {os.path.basename(model)}: {describe_failure(exc)}")
         return EXIT_USAGE
 
 

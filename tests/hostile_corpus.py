@@ -102,6 +102,24 @@ def tile_from_data(folder):
     return _save(nodes + _plus_sum_of("tiled") + head, inits + head_inits, folder / "tile_data.onnx")
 
 
+def range_to(limit, name):
+    def build(folder):
+        inits = [numpy_helper.from_array(np.array(0, np.float32), "start"),
+                 numpy_helper.from_array(np.array(limit, np.float32), "limit"),
+                 numpy_helper.from_array(np.array(1, np.float32), "delta")]
+        head, head_inits = _head("mixed")
+        nodes = [helper.make_node("Range", ["start", "limit", "delta"], ["numbers"], name="count")]
+        return _save(nodes + _plus_sum_of("numbers") + head, inits + head_inits, folder / f"{name}.onnx")
+    return build
+
+
+def resize_huge(folder):
+    scales = numpy_helper.from_array(np.array([1, 1, 1e4, 1e4], np.float32), "scales")
+    nodes = [helper.make_node("Resize", ["image", "", "scales"], ["big"], name="zoom", mode="nearest")]
+    head, inits = _head("mixed")
+    return _save(nodes + _plus_sum_of("big") + head, [scales] + inits, folder / "resize.onnx")
+
+
 def input_20000(folder):
     nodes = [helper.make_node("GlobalAveragePool", ["image"], ["pooled"])]
     head, inits = _head("pooled", features=1)
@@ -238,6 +256,9 @@ CASES = {
     "constant_of_shape_from_data": (constant_of_shape_from_data, "node 'grow' (ConstantOfShape) failed: it needs more memory than the limit allows"),
     "tile_huge": (tile_huge, "'tiled' (1×1×56000×56000, made by Tile 'tile') alone needs 11.7 GiB"),
     "tile_from_data": (tile_from_data, "node 'tile_ink' (Tile) failed: it needs more memory than the limit allows"),
+    "range_1e12": (range_to(1e12, "range_huge"), "'numbers' (999999995904, made by Range 'count') alone needs 3.6 TiB"),
+    "range_to_nan": (range_to(np.nan, "range_nan"), "node 'count' (Range) failed: Range: the computed number of elements is not a finite value"),
+    "resize_scales_1e4": (resize_huge, "'big' (1×1×280000×280000, made by Resize 'zoom') alone needs 292 GiB"),
     "input_20000x20000": (input_20000, "'image' (1×1×20000×20000, made by the input) alone needs 1.5 GiB"),
     "input_size_20000": (dynamic_input_size("20000x20000"), "input_size is '20000x20000'; each side must be from 1 to 2048"),
     "input_size_garbage": (dynamic_input_size("big"), "input_size is 'big'; it must look like 32x32"),
@@ -268,5 +289,8 @@ CASES = {
     "loop_10e12_trips": (loop_forever, "took longer than 1 s for one input and was stopped"),
 }
 
+#: Where the window says it differently: it works out the layer table (graph.analyze) before
+#: the first run, and the arithmetic stops at a Range to NaN first.
+WINDOW_FRAGMENTS = {"range_to_nan": "range_nan.onnx cannot be run"}
 #: Cases whose failure shows only when there is ink (a blank image runs fine).
 NEEDS_INK = {"constant_of_shape_from_data", "tile_from_data", "nan_only_with_ink"}

@@ -125,7 +125,7 @@ def footprint(model: onnx.ModelProto, image_input: str | None = None,
             dim.dim_value = int(size)
     try:
         layers = graph.analyze(model)
-    except LenetGuiError:
+    except (LenetGuiError, ArithmeticError, ValueError, TypeError, IndexError, KeyError):
         layers = None  # the arithmetic cannot follow this graph: sizes are known only when it runs
     finally:
         if saved is not None:
