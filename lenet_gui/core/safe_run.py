@@ -85,6 +85,8 @@ def nonfinite_message(values: np.ndarray) -> str | None:
     values = np.asarray(values)
     if values.size == 0:
         return "the model returned no class scores for this input"
+    if values.size <= 4096 and math.isfinite(sum(values.ravel().tolist())):
+        return None  # on the per-frame path: a Python sum of ten numbers is several times faster than numpy
     with np.errstate(all="ignore"):
         if np.isnan(values).any():
             return "the model returned NaN for this input"
@@ -107,10 +109,8 @@ def run(session, names, feeds: dict, timeout: float | None, what: str, options=N
     options = options if options is not None else ort.RunOptions()
     options.log_severity_level = 4  # the failure becomes our message; onnxruntime's log would repeat it
     token = _WATCHDOG.arm(options, timeout) if timeout else None
-    try:
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
-            warnings.simplefilter("ignore")
-            return session.run(names, feeds, options)
+    try:  # onnxruntime raises or returns NaN; it emits no Python warnings to silence here
+        return session.run(names, feeds, options)
     except Exception as exc:
         if options.terminate and token is not None and _WATCHDOG.expired(token):
             raise RunTimeout(_timeout_message(what, timeout)) from None
