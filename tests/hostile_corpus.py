@@ -203,9 +203,8 @@ def nan_for_ink(folder):
     return _save(nodes, inits, folder / "nan_for_ink.onnx")
 
 
-def loop_forever(folder):
-    """A Loop that adds 1 to the image 10¹² times."""
-    body = helper.make_graph(
+def _loop_body():
+    return helper.make_graph(
         [helper.make_node("Add", ["v", "one"], ["v2"]), helper.make_node("Identity", ["cond"], ["cond_out"])],
         "body",
         [helper.make_tensor_value_info("i", TensorProto.INT64, []),
@@ -215,10 +214,22 @@ def loop_forever(folder):
          helper.make_tensor_value_info("v2", TensorProto.FLOAT, None)],
         [numpy_helper.from_array(np.ones((1,), np.float32), "one")],
     )
-    nodes = [helper.make_node("Loop", ["trips", "", "image"], ["looped"], name="spin", body=body)]
+
+
+def loop_forever(folder):
+    """A Loop that adds 1 to the image 10¹² times."""
+    nodes = [helper.make_node("Loop", ["trips", "", "image"], ["looped"], name="spin", body=_loop_body())]
     head, inits = _head("looped")
     inits.append(numpy_helper.from_array(np.array(10**12, np.int64), "trips"))
     return _save(nodes + head, inits, folder / "loop.onnx")
+
+
+def loop_trips_from_ink(folder):
+    """No trips for a blank image, 10¹² once there is ink: fast when opened, endless when drawn on."""
+    calc, inits = _ink_scaled(1e12, "trips")
+    nodes = calc + [helper.make_node("Loop", ["trips", "", "image"], ["looped"], name="spin_ink", body=_loop_body())]
+    head, head_inits = _head("looped")
+    return _save(nodes + head, inits + head_inits, folder / "loop_ink.onnx")
 
 
 # --- external data ------------------------------------------------------------------
@@ -287,10 +298,11 @@ CASES = {
     "external_absolute": (external("absolute"), "an absolute path; external weights must be in the model's folder"),
     "external_symlink": (external("symlink"), "'link.bin', which leads outside the model's folder (a symbolic link)"),
     "loop_10e12_trips": (loop_forever, "took longer than 1 s for one input and was stopped"),
+    "loop_trips_from_ink": (loop_trips_from_ink, "loop_ink.onnx took longer than 1 s for one input and was stopped"),
 }
 
 #: Where the window says it differently: it works out the layer table (graph.analyze) before
 #: the first run, and the arithmetic stops at a Range to NaN first.
 WINDOW_FRAGMENTS = {"range_to_nan": "range_nan.onnx cannot be run"}
 #: Cases whose failure shows only when there is ink (a blank image runs fine).
-NEEDS_INK = {"constant_of_shape_from_data", "tile_from_data", "nan_only_with_ink"}
+NEEDS_INK = {"constant_of_shape_from_data", "tile_from_data", "nan_only_with_ink", "loop_trips_from_ink"}

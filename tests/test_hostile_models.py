@@ -474,3 +474,20 @@ def test_the_installed_onnx_and_onnxruntime_meet_the_pins():
     assert Version(pins["onnx"]) >= Version("1.21") and Version(pins["onnxruntime"]) >= Version("1.24.3")
     assert Version(onnx.__version__) >= Version(pins["onnx"])
     assert Version(ort.__version__) >= Version(pins["onnxruntime"])
+
+
+def test_only_fixed_shape_models_stop_arming_the_watchdog(corpus, tmp_path):
+    _, paths = corpus
+    blank = np.zeros((1, 1, 28, 28), np.float32)
+    fixed = ModelSession(tiny_classifier(tmp_path / "m.onnx"))
+    assert fixed._timed
+    fixed.run(blank)
+    assert not fixed._timed  # far within 10 s: runs of the same shapes cannot take longer
+    data_sized = ModelSession(paths["loop_trips_from_ink"], timeout=1)
+    try:
+        data_sized.run(blank)  # fast without ink...
+        assert data_sized._timed
+        with pytest.raises(safe_run.RunTimeout):  # ...and still stopped with it
+            data_sized.run(np.ones((1, 1, 28, 28), np.float32))
+    finally:
+        data_sized.session.close()
