@@ -3,8 +3,8 @@
 - ``describe_failure`` turns whatever onnxruntime, numpy or onnx raised into a
   sentence naming the op and node when onnxruntime says which.
 - ``run`` runs a session with a time limit (onnxruntime's terminate flag, which
-  it checks between nodes and inside Loop bodies) and with numpy's warnings
-  turned off, so nothing leaks onto stderr.
+  it checks between nodes and inside Loop bodies, set by one watchdog thread)
+  and can be cancelled from another thread.
 - ``WorkerSession`` is an onnxruntime session in a child process whose address
   space is limited to the memory budget. Models whose tensor sizes are only
   known at run time go there: a run that grows past the budget, crashes or
@@ -19,7 +19,6 @@ import multiprocessing
 import re
 import threading
 import time
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -265,9 +264,7 @@ def _serve(conn, payload: bytes, providers: list[str], threads: int | None, budg
         if request is None:
             return
         try:
-            with warnings.catch_warnings(), np.errstate(all="ignore"):
-                warnings.simplefilter("ignore")
-                outputs = session.run(*request)
+            outputs = session.run(*request)
             conn.send(("ok", outputs, _peak_kib()))
         except BaseException as exc:
             try:
