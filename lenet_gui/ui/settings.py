@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QLockFile, QSettings
+from PySide6.QtCore import QByteArray, QLockFile, QSettings, QStandardPaths
 
 ORGANIZATION = "lenet-gui"
 APPLICATION = "lenet-gui"
@@ -32,6 +32,14 @@ MAX_RECENT = 10
 MEMORY_LIMIT_ENV = "LENET_GUI_MEMORY_LIMIT"
 TIMEOUT_ENV = "LENET_GUI_TIMEOUT"
 MAX_SESSION_SLOTS = 16
+
+
+def _lock_folder() -> Path:
+    """Where the session slots' lock files live: the settings folder, or the app's data folder."""
+    folder = os.environ.get(SETTINGS_DIR_ENV)
+    if folder:
+        return Path(folder)
+    return Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppLocalDataLocation))
 
 
 def _damage(path: Path, qsettings: QSettings) -> str:
@@ -114,7 +122,7 @@ class AppSettings:
         """Take the first session slot no other running window holds; returns its number."""
         if self._qsettings is None or self._slot_lock is not None:
             return self._slot
-        folder = Path(self._qsettings.fileName()).parent
+        folder = _lock_folder()
         folder.mkdir(parents=True, exist_ok=True)
         for slot in range(MAX_SESSION_SLOTS):
             lock = QLockFile(str(folder / f"lenet-gui-session-{slot}.lock"))
