@@ -17,6 +17,7 @@ import json
 import os
 import sys
 import textwrap
+import warnings
 
 from lenet_gui import __version__
 from lenet_gui.core.errors import LenetGuiError
@@ -36,6 +37,38 @@ def _spec_options(p: argparse.ArgumentParser) -> None:
         choices=["white_on_black", "black_on_white"],
         help="ink colour the model was trained on (default: from the model's metadata, else white_on_black)",
     )
+
+
+def _limit_options(p: argparse.ArgumentParser, prefix: str = "") -> None:
+    from lenet_gui.core.budget import DEFAULT_LIMIT, format_size, parse_size
+    from lenet_gui.core.safe_run import DEFAULT_TIMEOUT_S
+
+    def size(text: str) -> int:
+        try:
+            return parse_size(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    def seconds(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = -1.0
+        if not 0 < value < 1e6:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0")
+        return value
+
+    # The window's defaults come from its settings (model/timeout, model/memory_limit).
+    window = bool(prefix)
+    g = p.add_argument_group("limits (a model file is untrusted input)")
+    g.add_argument("--timeout", type=seconds, default=None if window else DEFAULT_TIMEOUT_S, metavar="SECONDS",
+                   dest=f"{prefix}timeout",
+                   help=f"stop a model that runs longer than this per {'input' if window else 'file'} "
+                        f"(default {DEFAULT_TIMEOUT_S:g})")
+    g.add_argument("--memory-limit", type=size, default=None if window else DEFAULT_LIMIT, metavar="SIZE",
+                   dest=f"{prefix}memory_limit",
+                   help=f"refuse a model that needs more memory than this, e.g. 512M or 2GiB "
+                        f"(default {format_size(DEFAULT_LIMIT)})")
 
 
 def _overrides(args) -> dict:
@@ -67,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="render the window offscreen into this PNG and exit (no display needed)")
     sub = p.add_subparsers(dest="command",
                            title="commands (no display needed)", description="lenet-gui COMMAND --help tells more")
+    _limit_options(p, prefix="window_")
 
     s = sub.add_parser(
         "shapes", help="every layer's output shape, worked out as a hand calculation",
@@ -95,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where inference runs: auto (CUDA when available, the default), cpu or cuda")
     r.add_argument("--json", action="store_true",
                    help='print one JSON object per line: {"file", "digit", "probabilities"}')
+    _limit_options(r)
     _spec_options(r)
     from lenet_gui.cli_explain import add_explain_parser
 
@@ -136,7 +171,6 @@ def cmd_shapes(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    from lenet_gui.core.batch import predict_files
     from lenet_gui.core.examples import example_path
     from lenet_gui.core.session import ModelSession
 
@@ -155,23 +189,29 @@ def cmd_predict(args) -> int:
         return EXIT_USAGE
 
     try:
-        session = ModelSession(args.predict_model, provider=args.predict_provider, spec_overrides=_overrides(args), threads=None)
+        session = ModelSession(args.predict_model, provider=args.predict_provider, spec_overrides=_overrides(args),
+                               threads=None, memory_limit=args.memory_limit, timeout=args.timeout)
     except LenetGuiError as exc:
         error(str(exc))
+        if args.json:  # a line for every file, so a script reading the output accounts for each
+            for name in files:
+                _print_json({"file": name, "digit": None, "probabilities": None, "error": str(exc)})
         return EXIT_USAGE
     if session.warning:
         error(session.warning)
     failed = 0
-    for item in predict_files(session, files):
+    for item in _predictions(session, files):
         if item.error:
             failed += 1
             error(item.error)
+            if args.json:
+                _print_json({"file": item.file, "digit": None, "probabilities": None, "error": item.error})
             continue
         if args.json:
             probs = None if item.probabilities is None else [round(float(p), 6) for p in item.probabilities]
             label = None if item.digit is None else session.labels[item.digit]
             digit = int(label) if label is not None and label.isdigit() else label
-            print(json.dumps({"file": item.file, "digit": digit, "probabilities": probs}), flush=False)
+            _print_json({"file": item.file, "digit": digit, "probabilities": probs})
         elif item.digit is None:
             print(f"{shown.get(item.file, item.file)}: no ink (nothing to predict)")
         else:
@@ -181,8 +221,29 @@ def cmd_predict(args) -> int:
     return EXIT_USAGE if failed else 0
 
 
+def _print_json(record: dict) -> None:
+    # allow_nan=False: a NaN that slipped through must fail here, not print invalid JSON.
+    print(json.dumps(record, allow_nan=False), flush=False)
+
+
+def _predictions(session, files):
+    """predict_files, where a failure of the model's run fails the files of that run, not the command."""
+    from lenet_gui.core.batch import FilePrediction, predict_files
+
+    done = 0
+    try:
+        for item in predict_files(session, files):
+            done += 1
+            yield item
+    except LenetGuiError as exc:
+        for name in files[done:]:
+            yield FilePrediction(str(name), error=f"{name}: {exc}")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command in ("shapes", "predict"):
+        warnings.simplefilter("ignore", RuntimeWarning)  # numbers that go wrong are reported as messages
     try:
         if args.command == "shapes":
             return cmd_shapes(args)
@@ -197,6 +258,13 @@ def main(argv: list[str] | None = None) -> int:
 
             return cli_evaluate.run(args, _overrides)
         from lenet_gui.ui.app import run_app
+        from lenet_gui.ui.settings import MEMORY_LIMIT_ENV, TIMEOUT_ENV
+
+        # For this run only: the settings read these before their stored values.
+        if args.window_memory_limit:
+            os.environ[MEMORY_LIMIT_ENV] = str(args.window_memory_limit)
+        if args.window_timeout:
+            os.environ[TIMEOUT_ENV] = str(args.window_timeout)
 
         return run_app(
             model=args.model,
@@ -209,6 +277,14 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `lenet-gui predict ... | head`
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except (Exception, RecursionError) as exc:  # never a traceback in a user's face
+        if args.command not in ("shapes", "predict"):
+            raise
+        from lenet_gui.core.safe_run import describe_failure
+
+        model = (args.model if args.command == "shapes" else args.predict_model) or "the shipped model"
+        error(f"{args.command} failed on {os.path.basename(model)}: {describe_failure(exc)}")
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":

@@ -40,10 +40,11 @@ def test_predict_json_lines_and_errors_do_not_stop_the_batch(files, capsys):
     out, err = capsys.readouterr()
     lines = [json.loads(line) for line in out.splitlines()]
     assert code == 2
-    assert [r["file"] for r in lines] == [str(one), str(empty), str(img)]
-    assert lines[0]["digit"] == 1 and lines[2]["digit"] == 1
+    assert [r["file"] for r in lines] == [str(one), str(broken), str(empty), str(img)]
+    assert lines[0]["digit"] == 1 and lines[3]["digit"] == 1 and "error" not in lines[0]
     assert len(lines[0]["probabilities"]) == 10 and sum(lines[0]["probabilities"]) == pytest.approx(1, abs=1e-4)
-    assert lines[1]["digit"] is None and lines[1]["probabilities"] is None
+    assert lines[1]["digit"] is None and "broken.strokes.json" in lines[1]["error"]  # every file has a line
+    assert lines[2]["digit"] is None and lines[2]["probabilities"] is None and "error" not in lines[2]
     assert err.count("\n") == 1 and "broken.strokes.json" in err and "Traceback" not in err
 
 
@@ -68,7 +69,9 @@ def test_missing_file_and_other_models(files, tmp_path, capsys):
     code = cli.main(["predict", "--model", str(model), "--json", str(tmp_path / "nope.png"), str(files[0])])
     out, err = capsys.readouterr()
     assert code == 2 and "nope.png" in err
-    assert json.loads(out)["file"] == str(files[0])
+    missing, found = (json.loads(line) for line in out.splitlines())
+    assert missing["file"] == str(tmp_path / "nope.png") and "nope.png" in missing["error"]
+    assert found["file"] == str(files[0]) and found["digit"] is not None
 
 
 def test_predict_many_files_in_one_batch(tmp_path, capsys):

@@ -18,6 +18,7 @@ from lenet_gui.core import preprocess
 from lenet_gui.core.drawing import is_drawing_file, load_drawing
 from lenet_gui.core.errors import LenetGuiError
 from lenet_gui.core.preprocess import InputSpec
+from lenet_gui.core.safe_run import nonfinite_message
 
 CHUNK = 512
 # Below this many files a worker pool costs more to start than it saves.
@@ -72,6 +73,8 @@ def predict_files(session, files: Iterable[str], workers: int | None = None) -> 
             tensor, err = prepared[i]
             if err:
                 yield FilePrediction(path, error=err)
+            elif i in by_index and nonfinite_message(by_index[i]):
+                yield FilePrediction(path, error=f"{path}: {nonfinite_message(by_index[i])}")
             elif i in by_index:
                 yield FilePrediction(path, int(np.argmax(by_index[i])), by_index[i])
             else:

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import onnx
 
+from lenet_gui.core.budget import format_size
 from lenet_gui.core.errors import ModelError
+from lenet_gui.core.external_data import check_external_data
 
 DEFAULT_MODEL_NAME = "lenet5.onnx"
 
@@ -18,7 +20,7 @@ def default_model_path() -> Path:
     return Path(str(resources.files("lenet_gui.models") / DEFAULT_MODEL_NAME))
 
 
-def load_model(path: str | os.PathLike) -> onnx.ModelProto:
+def load_model(path: str | os.PathLike, max_bytes: int | None = None) -> onnx.ModelProto:
     """Load an ONNX model, with weights from external data files next to it.
 
     Raises ModelError with a one-line message for a missing, unreadable, corrupt
@@ -35,9 +37,16 @@ def load_model(path: str | os.PathLike) -> onnx.ModelProto:
         raise ModelError(f"Cannot read model file {path}: {exc.strerror}") from exc
     if size == 0:
         raise ModelError(f"Model file is empty: {path}")
+    if max_bytes is not None and size > max_bytes:
+        raise ModelError(f"Model file {path.name} is {format_size(size)}, more than the memory limit of "
+                         f"{format_size(max_bytes)} (--memory-limit sets the limit)")
     try:
-        # load_external_data resolves tensors stored next to the model file.
-        model = onnx.load(str(path), load_external_data=True)
+        # External data is read only after every location is checked (external_data.py).
+        model = onnx.load(str(path), load_external_data=False)
+        if check_external_data(model, path, max_bytes):
+            onnx.load_external_data_for_model(model, str(path.parent))
+    except ModelError:
+        raise
     except FileNotFoundError as exc:
         raise ModelError(
             f"Model {path.name} refers to an external weight file that is missing: {exc.filename or exc}"

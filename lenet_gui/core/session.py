@@ -11,7 +11,6 @@ one run returns the prediction and all activations, keyed by tensor name.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -22,8 +21,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from lenet_gui.core import ops
-from lenet_gui.core import preprocess
+from lenet_gui.core import budget, model_check, ops, preprocess, safe_run
 from lenet_gui.core.drawing import Drawing
 from lenet_gui.core.errors import ModelError, ProviderError
 from lenet_gui.core.graph import topological_order
@@ -36,7 +34,7 @@ DISPLAY_NAMES = {"CPUExecutionProvider": "CPU", "CUDAExecutionProvider": "CUDA"}
 # Ops whose outputs are bookkeeping, not activations worth drawing.
 NOT_ACTIVATIONS = ops.not_activations()  # Constant, Shape, Size, ConstantOfShape, Range
 
-ort.set_default_logger_severity(3)  # onnxruntime's own warnings are not for end users
+ort.set_default_logger_severity(4)  # onnxruntime's own log is not for end users; failures become messages
 
 
 @dataclass
@@ -148,15 +146,26 @@ class ModelSession:
         provider: str = "auto",
         spec_overrides: dict | None = None,
         threads: int | None = 1,
+        memory_limit: int | None = None,
+        timeout: float | None = safe_run.DEFAULT_TIMEOUT_S,
     ) -> None:
         self.path = Path(path) if path is not None else default_model_path()
         if provider not in PROVIDERS:
             raise ProviderError(f"Unknown provider {provider!r}; choose one of {', '.join(PROVIDERS)}")
         self.provider_requested = provider
-        self.model = load_model(self.path)
+        # An untrusted file: sizes, metadata and memory are checked before onnxruntime sees it.
+        self.memory_limit = memory_limit or budget.DEFAULT_LIMIT
+        self.timeout = timeout
+        self._timed = True  # see run()
+        self.model = load_model(self.path, max_bytes=self.memory_limit)
         self.meta = {p.key: p.value for p in self.model.metadata_props}
+        model_check.check_metadata(self.meta, self.path.name)
         self._find_io()
+        model_check.check_overrides(spec_overrides or {})
         self.spec = spec_from_model(self.model, self.image_input).with_overrides(**(spec_overrides or {}))
+        self.footprint = budget.footprint(self.model, self.image_input.name, self.spec.tensor_shape(self.spec.batch or 1))
+        budget.check(self.footprint, self.memory_limit, self.path.name)
+        model_check.check_spec(self.spec, self.path.name)
         self.activation_names = self._expose_activations()
         self.warning: str | None = None
         self.session = self._create_session(provider, threads)
@@ -221,18 +230,10 @@ class ModelSession:
 
     def _labels(self) -> list[str]:
         classes = self.session.get_outputs()[self._class_index].shape[1]
-        raw = self.meta.get("class_labels")
-        labels = None
-        if raw:
-            try:
-                labels = [str(v) for v in json.loads(raw)]
-            except (ValueError, TypeError):
-                labels = [v.strip() for v in raw.split(",")]
-        if not isinstance(classes, int):
-            classes = len(labels) if labels else 10
-        if not labels or len(labels) != classes:
-            labels = [str(i) for i in range(classes)]
-        return labels
+        classes = classes if isinstance(classes, int) else None
+        model_check.check_classes(classes, self.path.name)
+        labels = model_check.parse_labels(self.meta.get("class_labels"), classes, self.path.name)
+        return labels or [str(i) for i in range(classes or 10)]
 
     # --- session ------------------------------------------------------------------
     def _create_session(self, provider: str, threads: int | None) -> ort.InferenceSession:
@@ -241,7 +242,7 @@ class ModelSession:
         if threads:
             opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
-        opts.log_severity_level = 3
+        opts.log_severity_level = 4
         wanted = ["cuda", "cpu"] if provider in ("auto", "cuda") else ["cpu"]
         if provider == "cuda" and not info["cuda"].available:
             self.warning = f"CUDA is not available ({info['cuda'].reason}); running on the CPU"
@@ -249,13 +250,18 @@ class ModelSession:
             wanted = ["cpu"]
         payload = self.model.SerializeToString()
         try:
-            session = ort.InferenceSession(payload, opts, providers=[ORT_NAMES[p] for p in wanted if info[p].available])
+            session = self._open(payload, opts, [ORT_NAMES[p] for p in wanted if info[p].available])
+        except ModelError:
+            raise
         except Exception as exc:  # a CUDA provider that fails to start: fall back
             if "cuda" not in wanted:
-                raise ModelError(f"{self.path.name}: onnxruntime cannot run this model ({_first_line(exc)})") from exc
+                raise ModelError(f"{self.path.name}: onnxruntime cannot run this model "
+                                 f"({safe_run.describe_failure(exc)})") from None
             self.warning = f"CUDA could not start ({_first_line(exc)}); running on the CPU"
             try:
-                session = ort.InferenceSession(payload, opts, providers=[ORT_NAMES["cpu"]])
+                session = self._open(payload, opts, [ORT_NAMES["cpu"]])
+            except ModelError:
+                raise
             except Exception as exc2:
                 raise ModelError(f"{self.path.name}: onnxruntime cannot run this model ({_first_line(exc2)})") from exc2
         if provider == "cuda" and ORT_NAMES["cuda"] not in session.get_providers() and self.warning is None:
@@ -267,6 +273,14 @@ class ModelSession:
         self._output_names = names
         self._activation_slots = [(n, names.index(n)) for n in self.activation_names if n in names]
         return session
+
+    def _open(self, payload: bytes, opts, providers: list[str]):
+        """In this process when every size is known; else in a memory-limited worker."""
+        if self.footprint.runtime_sized:
+            # On the CPU: CUDA reserves more address space than the worker's limit allows.
+            return safe_run.WorkerSession(payload, [ORT_NAMES["cpu"]], opts.intra_op_num_threads, self.memory_limit,
+                                          self.path.name)
+        return ort.InferenceSession(payload, opts, providers=providers)
 
     @property
     def provider(self) -> str:
@@ -288,10 +302,18 @@ class ModelSession:
         """One image (a 1-item batch) → prediction, probabilities and every activation."""
         x, _ = self._fit_batch(np.asarray(tensor, dtype=np.float32))
         started = time.perf_counter()
-        outputs = self.session.run(self._output_names, {self._input_name: x})
+        timeout = self.timeout if self._timed else None
+        outputs = safe_run.run(self.session, self._output_names, {self._input_name: x}, timeout, self.path.name)
         seconds = time.perf_counter() - started
+        # Fixed shapes and no control flow: every input costs the same, so a model far within its
+        # time limit once stays within it, and the per-frame path skips the watchdog from then on.
+        if timeout and not self.footprint.runtime_sized and seconds < timeout / 100:
+            self._timed = False
         logits = outputs[self._class_index][0]
         probs = self._probabilities(logits)
+        problem = safe_run.nonfinite_message(probs)
+        if problem:
+            raise ModelError(f"{self.path.name}: {problem}")
         digit = int(probs.argmax())
         activations = {name: outputs[i][0] for name, i in self._activation_slots if outputs[i].ndim >= 1}
         return Result(digit, self.labels[digit], probs, logits, activations, seconds, prepared)
@@ -311,16 +333,18 @@ class ModelSession:
         """Many images → probabilities (N × classes); only the class output is fetched."""
         out_name = self.class_output.name
         fixed = self.spec.batch
-        step = fixed or chunk
+        step = fixed or budget.max_batch(self.footprint, self.memory_limit, chunk)
         results = []
         for i in range(0, len(tensors), step):
             x, n = self._fit_batch(np.ascontiguousarray(tensors[i : i + step], dtype=np.float32))
-            logits = self.session.run([out_name], {self._input_name: x})[0][:n]
+            timeout = self.timeout * n if self.timeout else None  # the limit is per image
+            logits = safe_run.run(self.session, [out_name], {self._input_name: x}, timeout, self.path.name)[0][:n]
             results.append(logits)
         logits = np.concatenate(results) if results else np.zeros((0, len(self.labels)), np.float32)
-        if self.outputs_are_probabilities:
-            return logits / logits.sum(axis=1, keepdims=True)
-        return softmax(logits, axis=1)
+        with np.errstate(all="ignore"):  # NaN rows are reported per file by the caller
+            if self.outputs_are_probabilities:
+                return logits / logits.sum(axis=1, keepdims=True)
+            return softmax(logits, axis=1)
 
     def predict_drawing(self, drawing: Drawing) -> Result | None:
         prepared = preprocess.prepare_drawing(drawing, self.spec)

@@ -46,6 +46,7 @@ from lenet_gui.ui.kernel_dialog import KernelDialog
 from lenet_gui.ui.layer_panel import DEFAULT_TILE_SIZE, TILE_SIZES, LayerPanel
 from lenet_gui.ui.layer_text import box_text, layer_names, unit_text
 from lenet_gui.ui.map_dialog import FeatureMapDialog, receptive_box_for
+from lenet_gui.ui.message_bar import MessageBar
 from lenet_gui.ui.network_input import NetworkInputView
 from lenet_gui.ui.overview import NetworkOverview
 from lenet_gui.ui.probabilities import PredictionView
@@ -83,6 +84,7 @@ class MainWindow(QMainWindow):
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.settings = settings if settings is not None else AppSettings()
+        self.settings.claim_session()  # a second window autosaves beside this one, not over it
         self.interactive = interactive  # False: messages go to stderr, never a dialog (screenshots)
         self.document_path: str | None = None
         self.last_message = ""
@@ -128,6 +130,8 @@ class MainWindow(QMainWindow):
 
         if restore:
             self._restore_session()
+        if self.settings.problem:
+            self.message_bar.show_message(self.settings.problem, "settings")
         self._update_title()
         self.controller.request()
 
@@ -183,7 +187,14 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(0, 2)
         self.splitter.setStretchFactor(1, 3)
         self.splitter.setChildrenCollapsible(False)
-        self.setCentralWidget(self._build_overview(self.splitter))
+        self.message_bar = MessageBar()
+        central = QWidget()
+        central_box = QVBoxLayout(central)
+        central_box.setContentsMargins(0, 0, 0, 0)  # hidden bar: the layout is as without one
+        central_box.setSpacing(0)
+        central_box.addWidget(self.message_bar)
+        central_box.addWidget(self._build_overview(self.splitter), 1)
+        self.setCentralWidget(central)
         self.resize(*DEFAULT_SIZE)
         self.splitter.setSizes([560, 800])
         self.setTabOrder(self.canvas, self.layer_panel)
@@ -234,21 +245,26 @@ class MainWindow(QMainWindow):
     def _load_model(self, path: str | None, provider: str, report: bool = True) -> bool:
         """Open a model; on any failure keep the current one and say why."""
         try:
-            session = ModelSession(path, provider=provider)
+            session = ModelSession(path, provider=provider, memory_limit=self.settings.memory_limit,
+                                   timeout=self.settings.inference_timeout)
             original = load_model(session.path)  # the session's copy has extra outputs
             layers = graph.analyze(original)
             spec = session.spec
             blank = preprocess.view_to_tensor(np.zeros((spec.height, spec.width), np.float32), spec)
             probe = session.run(blank)
+            current = self.canvas.prepare_input(spec)  # a model that fails on this drawing is no better
+            if current is not None:
+                session.run(current.tensor, current)
         except LenetGuiError as exc:
             if report:
-                self.show_error("Cannot open the model", str(exc))
+                self._model_refused(str(exc))
             return False
         except Exception as exc:  # onnxruntime refusing the graph, and the like
             name = Path(path).name if path else "the shipped model"
             if report:
-                self.show_error("Cannot open the model", f"{name} cannot be run: {str(exc).splitlines()[0][:200]}")
+                self._model_refused(f"{name} cannot be run: {str(exc).splitlines()[0][:200]}")
             return False
+        self.message_bar.clear("model")
         self.session = session
         self.layers = layers
         self.controller.set_session(session)
@@ -318,7 +334,8 @@ class MainWindow(QMainWindow):
         if self.session is None:
             return False
         try:
-            session = ModelSession(self.session.path, provider=key)
+            session = ModelSession(self.session.path, provider=key, memory_limit=self.settings.memory_limit,
+                                   timeout=self.settings.inference_timeout)
         except LenetGuiError as exc:
             self.show_error("Cannot switch provider", str(exc))
             return False
@@ -352,6 +369,7 @@ class MainWindow(QMainWindow):
         if self._failure_shown:
             self._failure_shown = False
             self.statusBar().clearMessage()
+            self.message_bar.clear("inference")
         self.prediction.show_result(result)
         prepared = None if result is None else result.prepared
         self.network_input.set_view(None if prepared is None else prepared.network_view)
@@ -378,6 +396,8 @@ class MainWindow(QMainWindow):
 
     def _inference_failed(self, message: str) -> None:
         self._failure_shown = True
+        self.prediction.show_failure()  # no digit for an input the model could not read
+        self.message_bar.show_message(f"{message} — your drawing is kept.", "inference")
         self.show_status(f"{message} — your drawing is kept.", 0)
         self.errorShown.emit(message)
 
@@ -717,6 +737,16 @@ class MainWindow(QMainWindow):
         self.show_status(message, 0)
         self.errorShown.emit(message)
 
+    def _model_refused(self, message: str) -> None:
+        """A model that cannot be used: said in the message bar; the drawing and the current model stay."""
+        self.last_message = message
+        kept = f" The model in use is still {self.model_title()}." if self.session is not None else ""
+        self.message_bar.show_message(f"Cannot open the model: {message.rstrip('.')}.{kept}", "model")
+        self.statusBar().showMessage(message.split("\n")[0], STATUS_MS * 2)
+        self.errorShown.emit(message)
+        if not self.interactive:
+            print(f"lenet-gui: {message.splitlines()[0]}", file=sys.stderr)
+
     def show_error(self, title: str, message: str) -> None:
         """One clear message; never blocks (a window-modal box, or stderr without a user)."""
         self.last_message = message
@@ -779,6 +809,7 @@ class MainWindow(QMainWindow):
         self.settings.window_state = self.saveState()
         self.settings.splitter_state = self.splitter.saveState()
         self._autosave()
+        self.settings.release_session()
         for dialog in list(self._kernel_dialogs):
             dialog.close()
         if self._map_dialog is not None:

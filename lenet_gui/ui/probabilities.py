@@ -243,6 +243,13 @@ class PredictionView(QWidget):
         self.digit.setAccessibleDescription(f"The network reads {result.label}, {confidence:.0f} percent sure")
         self.bars.set_probabilities(result.probabilities, result.digit)
 
+    def show_failure(self) -> None:
+        """No digit: the model gave nothing readable (NaN, a failed run) for this input."""
+        self._set_text(self.digit, "")
+        self._set_text(self.confidence, "No reading")
+        self.digit.setAccessibleDescription("The model could not read this drawing")
+        self.bars.set_probabilities(None, None)
+
     @staticmethod
     def _set_text(label: QLabel, text: str) -> None:
         if label.text() != text:  # setText relayouts even when nothing changed

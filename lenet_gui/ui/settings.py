@@ -5,20 +5,99 @@ there) instead of the user's settings; the tests use it so that they never read
 or overwrite a real user's drawing. ``AppSettings(persistent=False)`` keeps
 everything in memory (the ``--screenshot`` mode: a rendered PNG must not depend
 on, or change, what the user had open).
+
+Two windows open at once (two app instances) each autosave into a session slot
+of their own: a window claims the first slot no other running window holds (a
+QLockFile per slot, freed when its process dies, even by SIGKILL), so neither
+overwrites the other's drawing. A settings file that cannot be read (binary
+garbage, a format error) is moved aside and the app starts with defaults;
+``problem`` then says so.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import sys
+import time
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSettings
+from PySide6.QtCore import QByteArray, QLockFile, QSettings, QStandardPaths
 
 ORGANIZATION = "lenet-gui"
 APPLICATION = "lenet-gui"
 SETTINGS_DIR_ENV = "LENET_GUI_SETTINGS_DIR"
 MAX_RECENT = 10
+# `lenet-gui --memory-limit/--timeout` set these for one run, ahead of the stored settings.
+MEMORY_LIMIT_ENV = "LENET_GUI_MEMORY_LIMIT"
+TIMEOUT_ENV = "LENET_GUI_TIMEOUT"
+MAX_SESSION_SLOTS = 16
+
+
+def _lock_folder() -> Path:
+    """Where the session slots' lock files live: the settings folder, or the app's data folder."""
+    folder = os.environ.get(SETTINGS_DIR_ENV)
+    if folder:
+        return Path(folder)
+    return Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppLocalDataLocation))
+
+
+def _damage(path: Path, qsettings: QSettings) -> str:
+    """Why a settings file cannot be trusted, or "" when it reads fine."""
+    if qsettings.status() == QSettings.Status.FormatError:
+        return "it is not in the settings format"
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return ""
+    if not data.strip():
+        return ""
+    if b"\x00" in data:
+        return "it holds binary data"
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return "it is not text"
+    if not qsettings.allKeys():
+        return "none of it could be read"
+    if any(_cut_short(line) for line in text.splitlines()):
+        return "it ends in the middle of a value, as a file cut short does"
+    return ""
+
+
+def _cut_short(line: str) -> bool:
+    """A ``key="…`` line whose quoted value never closes (QSettings writes each on one line)."""
+    if line.startswith(("[", ";", "#")) or "=" not in line:
+        return False
+    value = line.split("=", 1)[1].strip()
+    if not value.startswith('"'):
+        return False
+    body = value[1:]
+    if not body.endswith('"'):
+        return True
+    backslashes = len(body[:-1]) - len(body[:-1].rstrip("\\"))
+    return backslashes % 2 == 1  # the last quote is escaped: still open
+
+
+def _open_checked() -> tuple[QSettings, str]:
+    """The settings, and a sentence when a damaged file had to be set aside."""
+    qsettings = open_qsettings()
+    path = Path(qsettings.fileName())
+    if qsettings.format() != QSettings.Format.IniFormat and sys.platform in ("win32", "darwin"):
+        return qsettings, ""  # the registry or a binary plist: Qt's own format, not INI text
+    if not path.is_file():
+        return qsettings, ""
+    why = _damage(path, qsettings)
+    if not why:
+        return qsettings, ""
+    aside = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+    del qsettings
+    try:
+        os.replace(path, aside)
+        kept = f"; the damaged file is kept as {aside.name}"
+    except OSError:
+        kept = ""
+    return open_qsettings(), f"The settings file could not be read ({why}), so lenet-gui started with default settings{kept}."
 
 
 def open_qsettings() -> QSettings:
@@ -33,8 +112,34 @@ class AppSettings:
     """Typed keys over QSettings (or over a dict when not persistent)."""
 
     def __init__(self, persistent: bool = True) -> None:
-        self._qsettings = open_qsettings() if persistent else None
+        self._qsettings, self.problem = _open_checked() if persistent else (None, "")
         self._memory: dict[str, object] = {}
+        self._slot = 0
+        self._slot_lock: QLockFile | None = None
+
+    # --- one session slot per running window ------------------------------------------------
+    def claim_session(self) -> int:
+        """Take the first session slot no other running window holds; returns its number."""
+        if self._qsettings is None or self._slot_lock is not None:
+            return self._slot
+        folder = _lock_folder()
+        folder.mkdir(parents=True, exist_ok=True)
+        for slot in range(MAX_SESSION_SLOTS):
+            lock = QLockFile(str(folder / f"lenet-gui-session-{slot}.lock"))
+            lock.setStaleLockTime(0)  # only a live process holds a slot
+            if lock.tryLock(0):
+                self._slot, self._slot_lock = slot, lock
+                self._qsettings.sync()  # read what that slot's last window wrote
+                return slot
+        return self._slot  # more windows than slots: share the last one
+
+    def release_session(self) -> None:
+        if self._slot_lock is not None:
+            self._slot_lock.unlock()
+            self._slot_lock = None
+
+    def _session_key(self, name: str) -> str:
+        return f"session/{name}" if self._slot == 0 else f"session{self._slot}/{name}"
 
     # --- raw access ---------------------------------------------------------------
     def _get(self, key: str, default=None):
@@ -83,28 +188,28 @@ class AppSettings:
     # --- the current drawing ------------------------------------------------------------
     @property
     def drawing_json(self) -> str:
-        return self._text("session/drawing")
+        return self._text(self._session_key("drawing"))
 
     @drawing_json.setter
     def drawing_json(self, text: str) -> None:
-        self._set("session/drawing", text)
+        self._set(self._session_key("drawing"), text)
 
     @property
     def backdrop_path(self) -> str:
         """The image shown under the strokes, if one was opened."""
-        return self._text("session/image")
+        return self._text(self._session_key("image"))
 
     @backdrop_path.setter
     def backdrop_path(self, path: str) -> None:
-        self._set("session/image", path or "")
+        self._set(self._session_key("image"), path or "")
 
     @property
     def document_path(self) -> str:
-        return self._text("session/document")
+        return self._text(self._session_key("document"))
 
     @document_path.setter
     def document_path(self, path: str) -> None:
-        self._set("session/document", path or "")
+        self._set(self._session_key("document"), path or "")
 
     # --- model and compute ----------------------------------------------------------------
     @property
@@ -123,6 +228,35 @@ class AppSettings:
     @provider.setter
     def provider(self, value: str) -> None:
         self._set("model/provider", value)
+
+    @property
+    def memory_limit(self) -> int:
+        """Bytes a model may use (``model/memory_limit``, e.g. "2GiB"); larger models are refused."""
+        from lenet_gui.core.budget import DEFAULT_LIMIT, parse_size
+
+        try:
+            return parse_size(os.environ.get(MEMORY_LIMIT_ENV) or self._text("model/memory_limit", "") or DEFAULT_LIMIT)
+        except ValueError:
+            return DEFAULT_LIMIT
+
+    @memory_limit.setter
+    def memory_limit(self, value: int | str) -> None:
+        self._set("model/memory_limit", str(value))
+
+    @property
+    def inference_timeout(self) -> float:
+        """Seconds one inference may take before it is stopped (``model/timeout``)."""
+        from lenet_gui.core.safe_run import DEFAULT_TIMEOUT_S
+
+        try:
+            value = float(os.environ.get(TIMEOUT_ENV) or self._number("model/timeout", DEFAULT_TIMEOUT_S))
+        except ValueError:
+            value = DEFAULT_TIMEOUT_S
+        return value if 0 < value < 1e6 else DEFAULT_TIMEOUT_S
+
+    @inference_timeout.setter
+    def inference_timeout(self, seconds: float) -> None:
+        self._set("model/timeout", float(seconds))
 
     # --- tools and view ---------------------------------------------------------------------
     @property
