@@ -58,6 +58,7 @@ def test_wheel_ships_the_model_and_runs_from_another_folder(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert "lenet_gui/models/lenet5.onnx" in names
     assert "lenet_gui/resources/icon.svg" in names
+    assert "lenet_gui/resources/mnist-reference.npz" in names  # calibration reads it when installed
     assert any(n.endswith("entry_points.txt") for n in names)
     entry = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
     assert "lenet-gui = lenet_gui.cli:main" in entry
@@ -74,6 +75,7 @@ def test_wheel_ships_the_model_and_runs_from_another_folder(tmp_path):
         "import lenet_gui, sys; from lenet_gui.core.onnx_io import default_model_path; "
         f"assert lenet_gui.__file__.startswith({str(site)!r}), lenet_gui.__file__; "
         "p = default_model_path(); assert p.exists(), p; "
+        "from lenet_gui.core.calibrate import load_reference; assert len(load_reference().labels) == 300; "
         "from lenet_gui import cli; sys.exit(cli.main(['shapes']))"
     )
     env = {**os.environ, "PYTHONPATH": str(site)}
