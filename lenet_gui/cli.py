@@ -33,6 +33,11 @@ def _spec_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--pixel-scale", type=float, dest="pixel_max", metavar="MAX",
                    help="the value full ink has before normalisation: 1 or 255")
     g.add_argument(
+        "--no-calibrate", action="store_true",
+        help="for a model without input metadata, use the defaults instead of trying the common "
+        "conventions on reference digits",
+    )
+    g.add_argument(
         "--polarity",
         choices=["white_on_black", "black_on_white"],
         help="ink colour the model was trained on (default: from the model's metadata, else white_on_black)",
@@ -111,6 +116,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("model", nargs="?", metavar="MODEL.onnx", help="ONNX model (default: the shipped LeNet-5)")
     s.add_argument("--json", action="store_true",
                    help="print one JSON list, an object per ONNX node (indexes counted from 0)")
+    s.add_argument(
+        "--no-calibrate", action="store_true",
+        help="for a model without input metadata, do not try the common input conventions on reference digits",
+    )
 
     r = sub.add_parser(
         "predict", help="predict the digit in images or .strokes.json drawings",
@@ -153,6 +162,32 @@ def error(message: str) -> None:
     print(f"lenet-gui: {message}", file=sys.stderr)
 
 
+def _calibrate(session, args) -> None:
+    """Models without input metadata: find their convention on reference digits, and say so once."""
+    if args.no_calibrate:
+        return
+    from lenet_gui.core.calibrate import apply_to_session
+
+    result = apply_to_session(session, _overrides(args) if hasattr(args, "mean") else None)
+    if result is not None:
+        error(result.message())
+
+
+def _shapes_calibration(model, args) -> None:
+    """``shapes`` tells, once on stderr, how a model without input metadata will be fed."""
+    from lenet_gui.core.calibrate import needs_calibration
+
+    if args.no_calibrate or not needs_calibration({p.key: p.value for p in model.metadata_props}):
+        return
+    from lenet_gui.core.session import ModelSession
+
+    try:
+        session = ModelSession(args.model, provider="cpu")
+    except LenetGuiError:
+        return  # shapes is the arithmetic: a model that cannot run is predict's to report
+    _calibrate(session, args)
+
+
 def cmd_shapes(args) -> int:
     from lenet_gui.core import graph
     from lenet_gui.core.onnx_io import default_model_path, load_model
@@ -163,6 +198,7 @@ def cmd_shapes(args) -> int:
     except LenetGuiError as exc:
         error(str(exc))
         return EXIT_USAGE
+    _shapes_calibration(model, args)
     if args.json:
         print(json.dumps(graph.layers_to_json(layers), indent=1, ensure_ascii=False))
     else:
@@ -199,6 +235,7 @@ def cmd_predict(args) -> int:
         return EXIT_USAGE
     if session.warning:
         error(session.warning)
+    _calibrate(session, args)
     failed = 0
     for item in _predictions(session, files):
         if item.error:

@@ -28,6 +28,7 @@ def data_dir() -> Path:
 # fresh one.
 _SESSION_SETTINGS = tempfile.mkdtemp(prefix="lenet-gui-test-settings-")
 os.environ["LENET_GUI_SETTINGS_DIR"] = _SESSION_SETTINGS
+os.environ["LENET_GUI_CACHE_DIR"] = os.path.join(_SESSION_SETTINGS, "cache")  # calibration results
 atexit.register(shutil.rmtree, _SESSION_SETTINGS, ignore_errors=True)
 os.environ.pop("LENET_GUI_COLOR_SCHEME", None)
 

@@ -61,6 +61,7 @@ def test_wheel_ships_the_model_and_runs_from_another_folder(tmp_path):
     examples = {n.rsplit("/", 1)[1] for n in names if n.startswith("lenet_gui/resources/examples/")}
     assert {f"{d}.strokes.json" for d in range(10)} | {"1-or-7.strokes.json", "4-or-9.strokes.json",
                                                        "README.md"} <= examples
+    assert "lenet_gui/resources/mnist-reference.npz" in names  # calibration reads it when installed
     assert any(n.endswith("entry_points.txt") for n in names)
     entry = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
     assert "lenet-gui = lenet_gui.cli:main" in entry
@@ -77,6 +78,7 @@ def test_wheel_ships_the_model_and_runs_from_another_folder(tmp_path):
         "import lenet_gui, sys; from lenet_gui.core.onnx_io import default_model_path; "
         f"assert lenet_gui.__file__.startswith({str(site)!r}), lenet_gui.__file__; "
         "p = default_model_path(); assert p.exists(), p; "
+        "from lenet_gui.core.calibrate import load_reference; assert len(load_reference().labels) == 300; "
         "from lenet_gui import cli; sys.exit(cli.main(['shapes']))"
     )
     env = {**os.environ, "PYTHONPATH": str(site)}

@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from lenet_gui import __version__
-from lenet_gui.core import graph, preprocess
+from lenet_gui.core import calibrate, graph, preprocess
 from lenet_gui.core.drawing import SUFFIX as DRAWING_SUFFIX
 from lenet_gui.core.drawing import Drawing, load_drawing, save_drawing
 from lenet_gui.core.errors import DrawingError, ImageError, LenetGuiError
@@ -247,6 +247,7 @@ class MainWindow(QMainWindow):
         try:
             session = ModelSession(path, provider=provider, memory_limit=self.settings.memory_limit,
                                    timeout=self.settings.inference_timeout)
+            calibration = calibrate.apply_to_session(session)
             original = load_model(session.path)  # the session's copy has extra outputs
             layers = graph.analyze(original)
             spec = session.spec
@@ -284,6 +285,10 @@ class MainWindow(QMainWindow):
         self._show_provider()
         if session.warning:
             self.show_warning(session.warning)
+        if calibration is not None:
+            # Said where the person looks; a model that reads no digits is a warning.
+            (self.show_status if calibration.looks_like_digits else self.show_warning)(
+                f"{session.path.name}: {calibration.message()}")
         is_default = path is None or Path(path).resolve() == default_model_path().resolve()
         self.settings.model_path = "" if is_default else str(Path(path).resolve())
         self._update_title()
@@ -349,6 +354,29 @@ class MainWindow(QMainWindow):
         else:
             self.show_status(f"Inference runs on the {session.provider}")
         return True
+
+    def show_convention_dialog(self):
+        """Compute → Input Convention…: what calibration found, and the person's override."""
+        from lenet_gui.ui.convention_dialog import ConventionDialog
+
+        if self.session is None:
+            return None
+        current = self.session.spec
+        chosen = {k: getattr(current, k) for k in ("pixel_max", "mean", "std", "invert", "field", "box")}
+        dialog = ConventionDialog(getattr(self.session, "calibration", None), chosen, self)
+        dialog.conventionChosen.connect(self.set_input_convention)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
+
+    def set_input_convention(self, overrides: dict) -> None:
+        """Feed the open model another way (the person overrides calibration)."""
+        session = self.session
+        base = getattr(session, "uncalibrated_spec", session.spec)
+        spec = session.spec = base.with_overrides(**overrides)
+        self.network_input.set_input_size(spec.height, spec.width, spec.field if spec.field < min(spec.height, spec.width) else None)
+        self.show_status(f"Input convention changed for {session.path.name}")
+        self.controller.request()
 
     def _requested_provider(self) -> str:
         checked = self.actions.provider_group.checkedAction()
@@ -725,6 +753,9 @@ class MainWindow(QMainWindow):
                 pass
         if meta.get("training_data"):
             lines.append(f"<br>Training data: {html.escape(meta['training_data'])}")
+        calibration = getattr(self.session, "calibration", None)
+        if calibration is not None:
+            lines.append(f"<br>Input: {html.escape(calibration.message())}")
         lines.append("</p>")
         self._message(QMessageBox.Icon.Information, "About lenet-gui", "".join(lines))
 

@@ -62,6 +62,7 @@ class Actions:
     thinner: QAction
     providers: dict[str, QAction]
     provider_group: QActionGroup
+    input_convention: QAction
     larger_maps: QAction
     smaller_maps: QAction
     show_grid: QAction
@@ -165,6 +166,9 @@ def build(window) -> Actions:
         thinner=action("T&hinner Pen", lambda: canvas.set_pen_size(canvas.pen_size() - 2), ["["]),
         providers=providers,
         provider_group=provider_group,
+        input_convention=action("&Input Convention…", window.show_convention_dialog,
+                                tip="How the model's input is prepared; for models without metadata, "
+                                "what calibration on reference digits chose"),
         larger_maps=action("&Larger Heatmaps", lambda: window.step_tile_size(1), [StandardKey.ZoomIn, "Ctrl+="]),
         smaller_maps=action("&Smaller Heatmaps", lambda: window.step_tile_size(-1), [StandardKey.ZoomOut]),
         show_grid=action("Pixel &Grid on the Network Input", window.set_show_grid, checkable=True),
@@ -203,6 +207,8 @@ def _menus(window, a: Actions) -> None:
     compute = bar.addMenu("&Compute")
     compute.setToolTipsVisible(True)  # the reason CUDA is greyed out
     compute.addActions(list(a.providers.values()))
+    compute.addSeparator()
+    compute.addAction(a.input_convention)
 
     view = bar.addMenu("&View")
     view.addActions([a.larger_maps, a.smaller_maps, a.show_grid])
