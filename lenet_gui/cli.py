@@ -88,10 +88,10 @@ def cmd_shapes(args) -> int:
 
 def cmd_predict(args) -> int:
     from lenet_gui.core.batch import predict_files
-    from lenet_gui.core.session import ModelSession
+    from lenet_gui.core.runtime import LightSession  # onnxruntime alone: no onnx, no graph analysis
 
     try:
-        session = ModelSession(args.predict_model, provider=args.predict_provider, spec_overrides=_overrides(args), threads=None)
+        session = LightSession(args.predict_model, provider=args.predict_provider, spec_overrides=_overrides(args))
     except LenetGuiError as exc:
         error(str(exc))
         return EXIT_USAGE

@@ -1,13 +1,18 @@
 """Predicting many files at once: images and ``.strokes.json`` drawings.
 
-Files are prepared in chunks and run through the model as one batch per chunk,
-so thousands of drawings take seconds. A bad file yields an error for that file
-and the others go on.
+Files are read and prepared in chunks and each chunk goes through the model as
+one batch. With many files the work is split across processes: this one does
+the first share while forked workers each read, prepare *and* predict a share
+of their own with their own onnxruntime session, so only file names go out and
+only probabilities come back. A bad file yields an error for that file and the
+others go on.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import sys
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -19,8 +24,8 @@ from lenet_gui.core.drawing import is_drawing_file, load_drawing
 from lenet_gui.core.errors import LenetGuiError
 from lenet_gui.core.preprocess import InputSpec
 
-CHUNK = 512
-# Below this many files a worker pool costs more to start than it saves.
+CHUNK = 256
+# Below this many files a worker process costs more to start than it saves.
 POOL_THRESHOLD = 400
 
 
@@ -46,33 +51,74 @@ def prepare_file(path: str, spec: InputSpec) -> tuple[np.ndarray | None, str | N
     return (None if prepared is None else prepared.tensor[0]), None
 
 
-def _prepare_chunk(args: tuple[list[str], InputSpec]) -> list[tuple[np.ndarray | None, str | None]]:
-    paths, spec = args
-    return [prepare_file(p, spec) for p in paths]
+def _predict_chunk(session, paths: list[str]) -> list[FilePrediction]:
+    prepared = [prepare_file(p, session.spec) for p in paths]
+    ok = [i for i, (tensor, _) in enumerate(prepared) if tensor is not None]
+    probs = session.predict_batch(np.stack([prepared[i][0] for i in ok])) if ok else None
+    rows = dict(zip(ok, probs)) if ok else {}
+    out = []
+    for i, path in enumerate(paths):
+        tensor, err = prepared[i]
+        if err:
+            out.append(FilePrediction(path, error=err))
+        elif i in rows:
+            out.append(FilePrediction(path, int(np.argmax(rows[i])), rows[i]))
+        else:
+            out.append(FilePrediction(path))
+    return out
+
+
+def _serial(session, files: list[str]) -> Iterator[FilePrediction]:
+    for i in range(0, len(files), CHUNK):
+        yield from _predict_chunk(session, files[i : i + CHUNK])
+
+
+# --- worker processes -----------------------------------------------------------------------------------
+
+_worker_session = None
+
+
+def _start_worker(path: str, provider: str, spec: InputSpec) -> None:
+    from lenet_gui.core.runtime import LightSession
+
+    global _worker_session
+    _worker_session = LightSession(path, provider=provider, threads=1)
+    _worker_session.spec = spec  # exactly what the parent prepares for (overrides included)
+
+
+def _worker_share(paths: list[str]) -> list[FilePrediction]:
+    out = []
+    for i in range(0, len(paths), CHUNK):
+        out += _predict_chunk(_worker_session, paths[i : i + CHUNK])
+    return out
+
+
+def _pool_context():
+    # fork: a worker starts in milliseconds with everything already imported; elsewhere spawn.
+    return multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+
+
+def _parallel(session, files: list[str], workers: int) -> Iterator[FilePrediction]:
+    shares = np.array_split(np.arange(len(files)), workers)
+    provider = "cpu" if getattr(session, "provider", "CPU") == "CPU" else "auto"
+    with ProcessPoolExecutor(max_workers=workers - 1, mp_context=_pool_context(), initializer=_start_worker,
+                             initargs=(str(session.path), provider, session.spec)) as pool:
+        pending = [pool.submit(_worker_share, [files[i] for i in share]) for share in shares[1:]]
+        yield from _serial(session, [files[i] for i in shares[0]])
+        for future in pending:
+            yield from future.result()
 
 
 def predict_files(session, files: Iterable[str], workers: int | None = None) -> Iterator[FilePrediction]:
-    """Predictions for ``files`` in their order."""
+    """Predictions for ``files`` in their order.
+
+    ``session`` is a ``runtime.LightSession`` or a ``ModelSession``: anything with
+    ``spec``, ``path`` and ``predict_batch``.
+    """
     files = [os.fspath(f) for f in files]
-    chunks = [files[i : i + CHUNK] for i in range(0, len(files), CHUNK)]
-    workers = workers if workers is not None else min(os.cpu_count() or 1, 4)
+    if workers is None:
+        workers = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, 4)
     if len(files) >= POOL_THRESHOLD and workers > 1:
-        small = [files[i : i + 64] for i in range(0, len(files), 64)]
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            prepared_small = pool.map(_prepare_chunk, [(c, session.spec) for c in small])
-            flat = [item for part in prepared_small for item in part]
-        prepared_chunks = [flat[i : i + CHUNK] for i in range(0, len(flat), CHUNK)]
+        yield from _parallel(session, files, workers)
     else:
-        prepared_chunks = (_prepare_chunk((c, session.spec)) for c in chunks)
-    for paths, prepared in zip(chunks, prepared_chunks):
-        ok = [i for i, (tensor, err) in enumerate(prepared) if tensor is not None]
-        probs = session.predict_batch(np.stack([prepared[i][0] for i in ok])) if ok else None
-        by_index = {i: probs[k] for k, i in enumerate(ok)} if ok else {}
-        for i, path in enumerate(paths):
-            tensor, err = prepared[i]
-            if err:
-                yield FilePrediction(path, error=err)
-            elif i in by_index:
-                yield FilePrediction(path, int(np.argmax(by_index[i])), by_index[i])
-            else:
-                yield FilePrediction(path)
+        yield from _serial(session, files)
