@@ -14,7 +14,10 @@ The input spec is read by the same rules as ``session.spec_from_model``.
 from __future__ import annotations
 
 import json
+import math
 import os
+import time
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -30,6 +33,42 @@ ORT_NAMES = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
 FLOAT = "tensor(float)"
 
 ort.set_default_logger_severity(3)  # onnxruntime's own warnings are not for end users
+
+
+@dataclass
+class ProviderInfo:
+    key: str  # "cpu" | "cuda"
+    available: bool
+    reason: str = ""  # why not, when it is not
+
+
+def provider_info() -> dict[str, ProviderInfo]:
+    """Which providers this onnxruntime build offers, and why one is missing."""
+    cuda = ProviderInfo("cuda", ORT_NAMES["cuda"] in set(ort.get_available_providers()))
+    if not cuda.available:
+        cuda.reason = (
+            "this onnxruntime has no CUDA provider; install onnxruntime-gpu instead of "
+            "onnxruntime (see the README) on a machine with an NVIDIA GPU"
+        )
+    return {"cpu": ProviderInfo("cpu", True), "cuda": cuda}
+
+
+@dataclass
+class Prediction:
+    """One image's class scores, shaped like ``session.Result`` without the activations
+    (the window shows the digit with it while the full session is still loading)."""
+
+    digit: int
+    label: str
+    probabilities: np.ndarray
+    logits: np.ndarray
+    activations: dict
+    seconds: float
+    prepared: preprocess.Prepared | None = None
+
+    @property
+    def confidence(self) -> float:
+        return float(self.probabilities[self.digit])
 
 
 def default_model_path() -> Path:
@@ -227,6 +266,23 @@ class LightSession:
             x, n = self._fit_batch(np.ascontiguousarray(tensors[i : i + step], dtype=np.float32))
             parts.append(self.session.run([self.class_output], {self._input_name: x})[0][:n])
         return np.concatenate(parts) if parts else np.zeros((0, len(self.labels)), np.float32)
+
+    def run(self, tensor: np.ndarray, prepared: preprocess.Prepared | None = None) -> Prediction:
+        """One image → its digit and probabilities (no activations)."""
+        x, _ = self._fit_batch(np.asarray(tensor, dtype=np.float32))
+        started = time.perf_counter()
+        logits = self.session.run([self.class_output], {self._input_name: x})[0][0]
+        seconds = time.perf_counter() - started
+        values = logits.tolist()
+        if min(values) >= 0.0 and abs(sum(values) - 1.0) < 1e-4:
+            weights = values  # already probabilities (see predict_batch)
+        else:
+            top = max(values)
+            weights = [math.exp(v - top) for v in values]
+        total = sum(weights) or 1.0
+        probs = [w / total for w in weights]
+        digit = probs.index(max(probs))
+        return Prediction(digit, self.labels[digit], np.array(probs, dtype=np.float32), logits, {}, seconds, prepared)
 
     def predict_batch(self, tensors: np.ndarray, chunk: int = 1024) -> np.ndarray:
         """Many images → probabilities (N × classes).

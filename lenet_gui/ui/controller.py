@@ -13,13 +13,15 @@ onnxruntime about 0.3 ms, less than a thread hand-over would cost.
 from __future__ import annotations
 
 import time
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from lenet_gui.core.errors import LenetGuiError
 from lenet_gui.core.preprocess import InputSpec, Prepared
-from lenet_gui.core.session import ModelSession, Result
+
+if TYPE_CHECKING:  # session imports onnx, which the window loads after its first paint
+    from lenet_gui.core.session import ModelSession, Result
 
 FRAME_MS = 16
 

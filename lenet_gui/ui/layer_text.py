@@ -10,8 +10,11 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from lenet_gui.core.graph import Layer
+if TYPE_CHECKING:  # graph imports onnx, which the window loads after its first paint
+    from lenet_gui.core.graph import Layer
+
 
 TIMES = "×"
 
