@@ -267,11 +267,11 @@ class LightSession:
             parts.append(self.session.run([self.class_output], {self._input_name: x})[0][:n])
         return np.concatenate(parts) if parts else np.zeros((0, len(self.labels)), np.float32)
 
-    def run(self, tensor: np.ndarray, prepared: preprocess.Prepared | None = None) -> Prediction:
+    def run(self, tensor: np.ndarray, prepared: preprocess.Prepared | None = None, run_options=None) -> Prediction:
         """One image → its digit and probabilities (no activations)."""
         x, _ = self._fit_batch(np.asarray(tensor, dtype=np.float32))
         started = time.perf_counter()
-        logits = self.session.run([self.class_output], {self._input_name: x})[0][0]
+        logits = self.session.run([self.class_output], {self._input_name: x}, run_options)[0][0]
         seconds = time.perf_counter() - started
         values = logits.tolist()
         if min(values) >= 0.0 and abs(sum(values) - 1.0) < 1e-4:

@@ -283,13 +283,15 @@ class ModelSession:
             return np.concatenate([x, np.repeat(x[-1:], fixed - n, axis=0)]), n
         raise ValueError("batch larger than the model's fixed batch size")
 
-    def run(self, tensor: np.ndarray, prepared: preprocess.Prepared | None = None) -> Result:
-        """One image (a 1-item batch) → prediction, probabilities and every activation."""
+    def run(self, tensor: np.ndarray, prepared: preprocess.Prepared | None = None, run_options=None) -> Result:
+        """One image (a 1-item batch) → prediction, probabilities and every activation.
+
+        ``run_options`` (onnxruntime's RunOptions) lets another thread stop the run."""
         x = tensor
         if type(x) is not np.ndarray or x.dtype != np.float32 or (self.spec.batch or 1) != len(x):
             x, _ = self._fit_batch(np.asarray(tensor, dtype=np.float32))
         started = time.perf_counter()
-        outputs = self.session.run(self._output_names, {self._input_name: x})
+        outputs = self.session.run(self._output_names, {self._input_name: x}, run_options)
         seconds = time.perf_counter() - started
         logits = outputs[self._class_index][0]
         probs, digit = self._probabilities(logits)

@@ -39,6 +39,7 @@ from lenet_gui.core.drawing import Drawing, load_drawing, save_drawing
 from lenet_gui.core.errors import DrawingError, ImageError, LenetGuiError
 from lenet_gui.core.runtime import default_model_path
 from lenet_gui.ui import menus, theme
+from lenet_gui.ui.busy_indicator import BusyIndicator
 from lenet_gui.ui.canvas import Backdrop, DrawingCanvas
 from lenet_gui.ui.controller import InferenceController
 from lenet_gui.ui.kernel_dialog import KernelDialog
@@ -107,6 +108,8 @@ class MainWindow(QMainWindow):
         self.controller.set_source(self.canvas.prepare_input)
         self.controller.resultReady.connect(self._show_result)
         self.controller.failed.connect(self._inference_failed)
+        self.busy = BusyIndicator(self.controller)  # a slow model: running…, Cancel
+        self.statusBar().insertPermanentWidget(0, self.busy)
 
         provider = provider or self.settings.provider
         if defer_model:  # the app: paint first, then the model (see ui/startup.py)
