@@ -1,13 +1,14 @@
 """The stroke renderers compared for preprocessing, side by side.
 
 Each candidate draws the same thing: the drawing's centre lines, already placed
-in the 28×28 field (one float array of points per stroke, field pixels, pixel
-centres at +0.5), as a round-capped, round-joined line of ``STROKE_THICKNESS``
-pixels with anti-aliased edges, into a float32 image in 0..1. The placement,
-the centre-of-mass shift and everything else around the drawing is the shipped
-code (``preprocess.render_strokes``), so the renderers differ only in how the
-pixels are made. Each is used at its best here: sub-pixel coordinates, and the
-supersampling factor that fits its line-width rules.
+in the 28×28 field (field pixels, pixel centres at +0.5), as a round-capped,
+round-joined line of ``STROKE_THICKNESS`` pixels with anti-aliased edges, into
+a float32 image in 0..1. The placement, the smoothing and everything else
+around the drawing is the shipped code (``preprocess.render_strokes(draw=...)``:
+draw, find the centre of mass, draw again moved by it), so the renderers differ
+only in how the pixels are made. Each is used at its best here: sub-pixel
+coordinates, and the supersampling factor that fits its line-width rules. The
+shipped renderer (``draw=None``) draws once and moves its distance map instead.
 
 Libraries that are not installed are skipped with the reason.
 """
@@ -22,41 +23,31 @@ THICKNESS = preprocess.STROKE_THICKNESS
 FIELD = preprocess.MNIST_FIELD
 
 
-def numpy_today(chains, field=FIELD):
-    """The renderer shipped before: distance of each pixel centre to short pieces (numpy)."""
-    points = np.concatenate(chains)
-    ids = np.repeat(np.arange(len(chains)), [len(c) for c in chains])
-    pieces = preprocess._pieces(*preprocess._decimate(points, ids, preprocess.SEGMENT_MIN), preprocess.SEGMENT_MAX, True)
-    return preprocess._rasterize_pieces(pieces, field, field, THICKNESS, preprocess.STROKE_SOFTNESS)
+def _chains(points, starts):
+    return np.split(points, starts) if len(starts) else [points]
 
 
-def opencv_shipped(chains, field=FIELD):
-    """OpenCV as shipped: ``preprocess``'s own renderer (thin AA lines, dilation, area downsampling)."""
-    return preprocess._draw_chains(chains, field)
-
-
-def opencv_polylines_aa(chains, field=FIELD, supersample=4):
+def opencv_polylines_aa(points, starts, field=FIELD, *_, supersample=4):
     """``cv2.polylines`` with LINE_AA on a 4× canvas (sub-pixel shift), then area-averaged."""
     import cv2
 
     n = field * supersample
     img = np.zeros((n, n), np.uint8)
     scale = supersample * 16
-    pts = [np.round(c * scale - 8).astype(np.int32) for c in chains]
+    pts = [np.round(c * scale - 8).astype(np.int32) for c in _chains(points, starts)]
     # OpenCV's thickness is an integer and draws about 1.7 px wider with LINE_AA.
     cv2.polylines(img, pts, False, 255, int(round(THICKNESS * supersample)) - 2, cv2.LINE_AA, 4)
     return cv2.resize(img, (field, field), interpolation=cv2.INTER_AREA).astype(np.float32) * (1 / 255)
 
 
-def opencv_capsules(chains, field=FIELD, supersample=4):
+def opencv_capsules(points, starts, field=FIELD, *_, supersample=4):
     """Each segment's capsule as ``cv2.fillConvexPoly`` + ``cv2.circle`` on a 4× canvas, area-averaged."""
     import cv2
 
     n = field * supersample
     img = np.zeros((n, n), np.uint8)
     r = THICKNESS * supersample / 2
-    scale = supersample * 16
-    for c in chains:
+    for c in _chains(points, starts):
         p = c * supersample - 0.5
         for (x0, y0), (x1, y1) in zip(p[:-1], p[1:]):
             dx, dy = x1 - x0, y1 - y0
@@ -67,11 +58,10 @@ def opencv_capsules(chains, field=FIELD, supersample=4):
                 cv2.fillConvexPoly(img, np.round(quad * 16).astype(np.int32), 255, cv2.LINE_8, 4)
         for x, y in p:
             cv2.circle(img, (int(round(x * 16)), int(round(y * 16))), int(round(r * 16)), 255, -1, cv2.LINE_8, 4)
-        del scale
     return cv2.resize(img, (field, field), interpolation=cv2.INTER_AREA).astype(np.float32) * (1 / 255)
 
 
-def skia_path(chains, field=FIELD):
+def skia_path(points, starts, field=FIELD, *_):
     """skia-python: one stroked path (round caps and joins, exact fractional width), AA, 8-bit alpha."""
     import skia
 
@@ -81,17 +71,16 @@ def skia_path(chains, field=FIELD):
     paint = skia.Paint(AntiAlias=True, Style=skia.Paint.kStroke_Style, StrokeWidth=THICKNESS,
                        StrokeCap=skia.Paint.kRound_Cap, StrokeJoin=skia.Paint.kRound_Join)
     path = skia.Path()
-    for c in chains:
+    for c in _chains(points, starts):
         pts = [skia.Point(x, y) for x, y in c.tolist()]
         if len(pts) == 1:
             pts = pts * 2
         path.addPoly(pts, False)
     canvas.drawPath(path, paint)
-    surface.flushAndSubmit() if hasattr(surface, "flushAndSubmit") else None
     return img.astype(np.float32) * (1 / 255)
 
 
-def cairo_path(chains, field=FIELD):
+def cairo_path(points, starts, field=FIELD, *_):
     """cairo (through cairocffi: pycairo has no Linux wheel): one stroked path, round caps and joins, AA."""
     import cairocffi as cairo
 
@@ -100,7 +89,7 @@ def cairo_path(chains, field=FIELD):
     ctx.set_line_width(THICKNESS)
     ctx.set_line_cap(cairo.LINE_CAP_ROUND)
     ctx.set_line_join(cairo.LINE_JOIN_ROUND)
-    for c in chains:
+    for c in _chains(points, starts):
         pts = c.tolist()
         ctx.move_to(*pts[0])
         for x, y in pts[1:] or pts:
@@ -112,7 +101,7 @@ def cairo_path(chains, field=FIELD):
     return buf.astype(np.float32) * (1 / 255)
 
 
-def pillow_supersampled(chains, field=FIELD, supersample=4):
+def pillow_supersampled(points, starts, field=FIELD, *_, supersample=4):
     """Pillow ``ImageDraw.line`` (curved joints, round dots at the ends) on a 4× canvas, box-reduced."""
     from PIL import Image, ImageDraw
 
@@ -121,7 +110,7 @@ def pillow_supersampled(chains, field=FIELD, supersample=4):
     draw = ImageDraw.Draw(im)
     width = int(round(THICKNESS * supersample))
     r = width / 2
-    for c in chains:
+    for c in _chains(points, starts):
         pts = [(x, y) for x, y in (c * supersample).tolist()]
         if len(pts) > 1:
             draw.line(pts, fill=255, width=width, joint="curve")
@@ -132,8 +121,8 @@ def pillow_supersampled(chains, field=FIELD, supersample=4):
 
 
 CANDIDATES = {
-    "numpy (shipped before)": ("numpy", numpy_today),
-    "OpenCV thin AA + dilate (chosen)": ("cv2", opencv_shipped),
+    "OpenCV distance transform (shipped)": ("cv2", None),
+    "numpy distance ramp (shipped before)": ("numpy", preprocess.draw_distance_ramp),
     "OpenCV polylines LINE_AA, 4× supersampled": ("cv2", opencv_polylines_aa),
     "OpenCV fillConvexPoly capsules, 4×": ("cv2", opencv_capsules),
     "skia-python path": ("skia", skia_path),
@@ -157,6 +146,30 @@ def available() -> tuple[dict, dict]:
     return ok, skipped
 
 
-def render_with(renderer, strokes, field=FIELD, box=preprocess.MNIST_BOX):
-    """``preprocess.render_strokes`` with another pixel renderer (same placement and shift)."""
-    return preprocess.render_strokes(strokes, field, box, draw=renderer)
+def render_with(renderer, strokes):
+    """``preprocess.render_strokes`` with this pixel renderer (None: the shipped one)."""
+    return preprocess.render_strokes(strokes, draw=renderer)
+
+
+def reference_cases():
+    """(strokes, field) of ``tests/data/reference-fields.npz``: the numpy renderer's fields
+    as made by the commit before the OpenCV renderer."""
+    from benchmarks.workload import ROOT, pen_digits, resample
+
+    data = np.load(ROOT / "tests" / "data" / "reference-fields.npz")
+    digits = pen_digits()
+    cases = []
+    for field, index, dense in zip(data["fields"], data["index"], data["resampled"]):
+        strokes = digits[index].strokes
+        cases.append(([resample(s) for s in strokes] if dense else strokes, field.astype(np.float32) / 255.0))
+    return cases
+
+
+def fidelity(renderer, cases) -> tuple[float, float, float]:
+    """(mean, worst drawing's mean, worst pixel) absolute difference from the reference fields."""
+    means, worst = [], []
+    for strokes, old in cases:
+        diff = np.abs(render_with(renderer, strokes) - old)
+        means.append(float(diff.mean()))
+        worst.append(float(diff.max()))
+    return float(np.mean(means)), max(means), max(worst)

@@ -288,19 +288,23 @@ def render_strokes(
     if not len(points):
         return None
     lo, hi = points.min(axis=0), points.max(axis=0)
-    extent = float((hi - lo).max())
+    (x0, y0), (x1, y1) = lo.tolist(), hi.tolist()  # plain floats: a handful of numbers
+    extent = max(x1 - x0, y1 - y0)
     inner = max(box - thickness, 1.0)  # the centre lines' box, so the ink box is `box`
     mid = field / 2.0
     if extent <= MIN_EXTENT:  # a dot, however many points it was drawn with (and no overflow)
         placed, stroke_ids, scale = np.full((1, 2), mid), stroke_ids[:1], 0.0
     else:
         scale = inner / extent
-        placed = (points - (lo + hi) / 2) * scale + mid
+        placed = (points - np.array([(x0 + x1) / 2, (y0 + y1) / 2])) * scale + mid
     placed, stroke_ids = _path(placed, stroke_ids, smooth)
-    starts = np.flatnonzero(stroke_ids[1:] != stroke_ids[:-1]) + 1
+    if stroke_ids[-1] == stroke_ids[0]:
+        starts = _NO_STARTS
+    else:
+        starts = np.flatnonzero(stroke_ids[1:] != stroke_ids[:-1]) + 1
     # Keep the whole ink box inside the field: a lopsided digit is never clipped.
-    half = (hi - lo) * scale / 2 + thickness / 2
-    limit = (half - mid, mid - half) if np.all(half <= mid) else None
+    half = np.array([(x1 - x0) * scale / 2 + thickness / 2, (y1 - y0) * scale / 2 + thickness / 2])
+    limit = (half - mid, mid - half) if half.max() <= mid else None
     if draw is None:
         return _render_opencv(placed, starts, field, thickness, softness, limit)
     # Another renderer (for comparisons): draw, find the centre of mass, draw again moved by it.
@@ -315,6 +319,9 @@ def render_strokes(
     return draw(placed + shift, starts, field, thickness, softness)
 
 
+_NO_STARTS = np.zeros(0, dtype=np.int64)
+
+
 def _render_opencv(placed, starts, field, thickness, softness, limit) -> np.ndarray | None:
     """The field with OpenCV in one drawing: the distance map of the centre lines
     placed by their box, its ink's centre of mass, then the map resampled
@@ -326,24 +333,25 @@ def _render_opencv(placed, starts, field, thickness, softness, limit) -> np.ndar
     # The map covers the centre lines and a margin beyond the ink's reach: further out
     # every pixel is background, which the border replication below gives.
     origin = placed.min(axis=0) - (reach + 1.0)
-    size = np.ceil((placed.max(axis=0) + (reach + 1.0) - origin) * s).astype(np.int64)
-    distance = _distance_map(placed - origin, starts, int(size[0]), int(size[1]))
-    fine = np.clip((reach - distance * (1.0 / s)) * (1.0 / softness), 0.0, 1.0)
-    m = cv2.moments(fine)
+    width, height = (np.ceil((placed.max(axis=0) + (reach + 1.0) - origin) * s)).tolist()
+    distance = _distance_map(placed - origin, starts, int(width), int(height))
+    # The ramp, 1 inside the stroke and 0 beyond its reach, as cv2.threshold's truncations.
+    ramp = distance * (-1.0 / (s * softness))
+    ramp += reach / softness
+    m = cv2.moments(cv2.threshold(cv2.threshold(ramp, 1.0, 1.0, cv2.THRESH_TRUNC)[1], 0.0, 0.0, cv2.THRESH_TOZERO)[1])
     if m["m00"] <= 0:
         return None
     # Fine pixel j is at field coordinate origin + (j + 0.5) / s.
     mid = field / 2.0
-    com = origin + (np.array([m["m10"], m["m01"]]) / m["m00"] + 0.5) / s
-    shift = mid - com
+    ox, oy = origin.tolist()
+    shift = np.array([mid - ox - (m["m10"] / m["m00"] + 0.5) / s, mid - oy - (m["m01"] / m["m00"] + 0.5) / s])
     if limit is not None:
         shift = np.clip(shift, *limit)
     # Field pixel i samples the map at fine pixel s·(i + 0.5 − shift − origin) − 0.5.
-    sx, sy = (s * (0.5 - shift - origin) - 0.5).tolist()
-    warp = np.array([[s, 0.0, sx], [0.0, s, sy]])
-    sampled = cv2.warpAffine(distance, warp, (field, field), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                             borderMode=cv2.BORDER_REPLICATE)
-    value = (reach - sampled * (1.0 / s)) * (1.0 / softness)
+    sx, sy = shift.tolist()
+    warp = np.array([[s, 0.0, s * (0.5 - sx - ox) - 0.5], [0.0, s, s * (0.5 - sy - oy) - 0.5]])
+    value = cv2.warpAffine(ramp, warp, (field, field), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                           borderMode=cv2.BORDER_REPLICATE)
     return np.clip(value, 0.0, 1.0, out=value)
 
 
@@ -366,17 +374,21 @@ def _path(points: np.ndarray, stroke_ids: np.ndarray, smooth: bool) -> tuple[np.
     if len(points) < 2:
         return points, stroke_ids
     step = points[1:] - points[:-1]
-    moved = (step[:, 0] != 0) | (step[:, 1] != 0) | (stroke_ids[1:] != stroke_ids[:-1])
-    if not moved.all():  # a pen resting on one spot: a stroke of one point is a dot
-        keep = np.concatenate(([True], moved))
+    step2 = np.einsum("ij,ij->i", step, step)
+    one_stroke = stroke_ids[-1] == stroke_ids[0]
+    same = None if one_stroke else stroke_ids[1:] == stroke_ids[:-1]
+    resting = step2 == 0 if one_stroke else (step2 == 0) & same
+    if resting.any():  # a pen resting on one spot: a stroke of one point is a dot
+        keep = np.concatenate(([True], ~resting))
         points, stroke_ids = points[keep], stroke_ids[keep]
-        step = points[1:] - points[:-1]
-    if not smooth or len(points) < 2:
+        return _path(points, stroke_ids, smooth)
+    if not smooth:
         return points, stroke_ids
-    long = (step[:, 0] ** 2 + step[:, 1] ** 2 > SEGMENT_MAX * SEGMENT_MAX) & (stroke_ids[1:] == stroke_ids[:-1])
+    long = step2 > SEGMENT_MAX * SEGMENT_MAX
+    if not one_stroke:
+        long &= same
     if not long.any():
         return points, stroke_ids
-    step2 = step[:, 0] ** 2 + step[:, 1] ** 2
     if float(np.ceil(np.sqrt(step2[long]) / SEGMENT_MAX).sum()) > MAX_PIECES:
         return points, stroke_ids  # a huge sparse scribble: straight segments, in bounded time
     ends, ids = _spline_points(points, stroke_ids, SEGMENT_MAX)
