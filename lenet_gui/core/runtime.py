@@ -22,7 +22,6 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 
 from lenet_gui.core import preprocess
 from lenet_gui.core.errors import ModelError, ProviderError
@@ -32,7 +31,30 @@ PROVIDERS = ("auto", "cpu", "cuda")
 ORT_NAMES = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
 FLOAT = "tensor(float)"
 
-ort.set_default_logger_severity(3)  # onnxruntime's own warnings are not for end users
+
+
+def _ort():
+    """onnxruntime, imported on first use: the window paints before it needs it."""
+    import onnxruntime as ort
+
+    ort.set_default_logger_severity(3)  # onnxruntime's own warnings are not for end users
+    return ort
+
+
+def _cuda_offered() -> bool:
+    """Whether this onnxruntime build has the CUDA provider, without importing it when it is
+    not imported yet: the provider library ships only in the onnxruntime-gpu build."""
+    import sys
+
+    if "onnxruntime" in sys.modules:
+        return ORT_NAMES["cuda"] in sys.modules["onnxruntime"].get_available_providers()
+    from importlib.util import find_spec
+
+    spec = find_spec("onnxruntime")
+    if spec is None or not spec.submodule_search_locations:
+        return False
+    capi = Path(next(iter(spec.submodule_search_locations))) / "capi"
+    return any(capi.glob("*onnxruntime_providers_cuda*"))
 
 
 @dataclass
@@ -44,7 +66,7 @@ class ProviderInfo:
 
 def provider_info() -> dict[str, ProviderInfo]:
     """Which providers this onnxruntime build offers, and why one is missing."""
-    cuda = ProviderInfo("cuda", ORT_NAMES["cuda"] in set(ort.get_available_providers()))
+    cuda = ProviderInfo("cuda", _cuda_offered())
     if not cuda.available:
         cuda.reason = (
             "this onnxruntime has no CUDA provider; install onnxruntime-gpu instead of "
@@ -175,7 +197,8 @@ class LightSession:
         self.spec = spec_from_meta(self.meta, _dims(self._image.shape), name).with_overrides(**(spec_overrides or {}))
         self.labels = self._labels()
 
-    def _create(self, provider: str, threads: int | None) -> ort.InferenceSession:
+    def _create(self, provider: str, threads: int | None):
+        ort = _ort()
         offered = set(ort.get_available_providers())
         opts = ort.SessionOptions()
         if threads:

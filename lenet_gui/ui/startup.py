@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import threading
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QTimer, Signal
 
 from lenet_gui.core.errors import LenetGuiError
+
+FALLBACK_MS = 300
 
 
 def import_model_tools():
@@ -42,7 +44,25 @@ class DeferredModel(QObject):
         self._provider = provider
         self.stage = "waiting"
         self._imported.connect(self._open_full)
-        QTimer.singleShot(0, self._open_light)  # runs once the window has painted
+        # Start once the canvas has painted (a window never shown starts after a moment).
+        window.canvas.installEventFilter(self)
+        self._fallback = QTimer(self)
+        self._fallback.setSingleShot(True)
+        self._fallback.timeout.connect(self._start)
+        self._fallback.start(FALLBACK_MS)
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt's name
+        if event.type() == QEvent.Type.Paint and self.stage == "waiting":
+            QTimer.singleShot(0, self._start)  # after this paint has finished
+        return False
+
+    def _start(self) -> None:
+        if self.stage != "waiting":
+            return
+        self.stage = "starting"
+        self._fallback.stop()
+        self._window.canvas.removeEventFilter(self)
+        self._open_light()
 
     def _open_light(self) -> None:
         from lenet_gui.core.runtime import LightSession
