@@ -8,10 +8,12 @@ CANCELLED_MS = 4000
 
 
 class BusyIndicator(QWidget):
-    """"Running the model…", a moving bar and Cancel; hidden while nothing slow runs."""
+    """"Running the model…", a moving bar and Cancel; in ``status_bar`` only while a slow run
+    is going on (so it never changes the window's layout otherwise)."""
 
-    def __init__(self, controller, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
+    def __init__(self, controller, status_bar: QStatusBar) -> None:
+        super().__init__(status_bar)
+        self._status_bar = status_bar
         self.setObjectName("busyIndicator")
         self.setAccessibleName("Inference running")
         layout = QHBoxLayout(self)
@@ -31,13 +33,17 @@ class BusyIndicator(QWidget):
             layout.addWidget(w)
         self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         self.cancel_button.clicked.connect(controller.cancel)
-        controller.busyChanged.connect(self.setVisible)
+        controller.busyChanged.connect(self._busy_changed)
         controller.cancelled.connect(self._say_cancelled)
         self.hide()
 
+    def _busy_changed(self, busy: bool) -> None:
+        if busy:
+            self._status_bar.insertPermanentWidget(0, self)
+            self.show()
+        else:
+            self._status_bar.removeWidget(self)
+            self.hide()
+
     def _say_cancelled(self) -> None:
-        bar = self.parentWidget()
-        while bar is not None and not isinstance(bar, QStatusBar):
-            bar = bar.parentWidget()
-        if bar is not None:
-            bar.showMessage("Inference cancelled — your drawing is kept.", CANCELLED_MS)
+        self._status_bar.showMessage("Inference cancelled — your drawing is kept.", CANCELLED_MS)

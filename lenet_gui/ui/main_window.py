@@ -108,8 +108,7 @@ class MainWindow(QMainWindow):
         self.controller.set_source(self.canvas.prepare_input)
         self.controller.resultReady.connect(self._show_result)
         self.controller.failed.connect(self._inference_failed)
-        self.busy = BusyIndicator(self.controller)  # a slow model: running…, Cancel
-        self.statusBar().insertPermanentWidget(0, self.busy)
+        self.busy = BusyIndicator(self.controller, self.statusBar())  # a slow model: running…, Cancel
 
         provider = provider or self.settings.provider
         if defer_model:  # the app: paint first, then the model (see ui/startup.py)
