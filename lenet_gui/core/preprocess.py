@@ -297,16 +297,21 @@ def render_strokes(
     else:
         scale = inner / extent
         placed = (points - np.array([(x0 + x1) / 2, (y0 + y1) / 2])) * scale + mid
-    placed, stroke_ids = _path(placed, stroke_ids, smooth)
+    placed, stroke_ids, curved = _path(placed, stroke_ids, smooth)
+    if curved:  # a spline may bulge beyond the points' box
+        bounds = placed.min(axis=0).tolist() + placed.max(axis=0).tolist()
+    else:
+        hx, hy = (x1 - x0) * scale / 2, (y1 - y0) * scale / 2
+        bounds = [mid - hx, mid - hy, mid + hx, mid + hy]
     if stroke_ids[-1] == stroke_ids[0]:
         starts = _NO_STARTS
     else:
         starts = np.flatnonzero(stroke_ids[1:] != stroke_ids[:-1]) + 1
     # Keep the whole ink box inside the field: a lopsided digit is never clipped.
-    half = np.array([(x1 - x0) * scale / 2 + thickness / 2, (y1 - y0) * scale / 2 + thickness / 2])
-    limit = (half - mid, mid - half) if half.max() <= mid else None
+    half = ((x1 - x0) * scale / 2 + thickness / 2, (y1 - y0) * scale / 2 + thickness / 2)
+    limit = ((half[0] - mid, mid - half[0]), (half[1] - mid, mid - half[1])) if max(half) <= mid else None
     if draw is None:
-        return _render_opencv(placed, starts, field, thickness, softness, limit)
+        return _render_opencv(placed, starts, field, thickness, softness, limit, bounds)
     # Another renderer (for comparisons): draw, find the centre of mass, draw again moved by it.
     img = draw(placed, starts, field, thickness, softness)
     total = float(img.sum())
@@ -315,14 +320,14 @@ def render_strokes(
     xs, ys = _pixel_centres(field)
     shift = np.array([mid - float((img * xs).sum()) / total, mid - float((img * ys).sum()) / total])
     if limit is not None:
-        shift = np.clip(shift, *limit)
+        shift = np.array([min(max(v, lo_), hi_) for v, (lo_, hi_) in zip(shift.tolist(), limit)])
     return draw(placed + shift, starts, field, thickness, softness)
 
 
 _NO_STARTS = np.zeros(0, dtype=np.int64)
 
 
-def _render_opencv(placed, starts, field, thickness, softness, limit) -> np.ndarray | None:
+def _render_opencv(placed, starts, field, thickness, softness, limit, bounds) -> np.ndarray | None:
     """The field with OpenCV in one drawing: the distance map of the centre lines
     placed by their box, its ink's centre of mass, then the map resampled
     (bilinear: distances vary smoothly) so that this centre lands in the middle."""
@@ -332,9 +337,11 @@ def _render_opencv(placed, starts, field, thickness, softness, limit) -> np.ndar
     reach = thickness / 2 + softness / 2
     # The map covers the centre lines and a margin beyond the ink's reach: further out
     # every pixel is background, which the border replication below gives.
-    origin = placed.min(axis=0) - (reach + 1.0)
-    width, height = (np.ceil((placed.max(axis=0) + (reach + 1.0) - origin) * s)).tolist()
-    distance = _distance_map(placed - origin, starts, int(width), int(height))
+    margin = reach + 1.0
+    ox, oy = bounds[0] - margin, bounds[1] - margin
+    width = math.ceil((bounds[2] - bounds[0] + 2 * margin) * s)
+    height = math.ceil((bounds[3] - bounds[1] + 2 * margin) * s)
+    distance = _distance_map(placed - np.array([ox, oy]), starts, width, height)
     # The ramp, 1 inside the stroke and 0 beyond its reach, as cv2.threshold's truncations.
     ramp = distance * (-1.0 / (s * softness))
     ramp += reach / softness
@@ -343,26 +350,28 @@ def _render_opencv(placed, starts, field, thickness, softness, limit) -> np.ndar
         return None
     # Fine pixel j is at field coordinate origin + (j + 0.5) / s.
     mid = field / 2.0
-    ox, oy = origin.tolist()
-    shift = np.array([mid - ox - (m["m10"] / m["m00"] + 0.5) / s, mid - oy - (m["m01"] / m["m00"] + 0.5) / s])
+    sx = mid - ox - (m["m10"] / m["m00"] + 0.5) / s
+    sy = mid - oy - (m["m01"] / m["m00"] + 0.5) / s
     if limit is not None:
-        shift = np.clip(shift, *limit)
+        (x_lo, x_hi), (y_lo, y_hi) = limit
+        sx, sy = min(max(sx, x_lo), x_hi), min(max(sy, y_lo), y_hi)
     # Field pixel i samples the map at fine pixel s·(i + 0.5 − shift − origin) − 0.5.
-    sx, sy = shift.tolist()
     warp = np.array([[s, 0.0, s * (0.5 - sx - ox) - 0.5], [0.0, s, s * (0.5 - sy - oy) - 0.5]])
     value = cv2.warpAffine(ramp, warp, (field, field), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                            borderMode=cv2.BORDER_REPLICATE)
-    return np.clip(value, 0.0, 1.0, out=value)
+    np.minimum(value, 1.0, out=value)
+    return np.maximum(value, 0.0, out=value)
 
 
-def _path(points: np.ndarray, stroke_ids: np.ndarray, smooth: bool) -> tuple[np.ndarray, np.ndarray]:
+def _path(points: np.ndarray, stroke_ids: np.ndarray, smooth: bool) -> tuple[np.ndarray, np.ndarray, bool]:
     """The centre lines as points close enough together to be drawn straight.
 
     With ``smooth``, segments longer than ``SEGMENT_MAX`` (pen tablets and slow
     mice give sparse points) follow a Catmull-Rom spline through their
     neighbours; a mouse's dense points are kept as they are. A scribble of more
     than ``MAX_PATH_POINTS`` is thinned first (every k-th point of a path that
-    covers its box many times over draws the same picture).
+    covers its box many times over draws the same picture). The flag says whether
+    the spline added points (which may lie outside the points' box).
     """
     if len(points) > MAX_PATH_POINTS:
         points, stroke_ids = _decimate(points, stroke_ids, SEGMENT_MIN)
@@ -372,7 +381,7 @@ def _path(points: np.ndarray, stroke_ids: np.ndarray, smooth: bool) -> tuple[np.
             keep[:: int(math.ceil(len(points) / MAX_PATH_POINTS))] = True
             points, stroke_ids = points[keep], stroke_ids[keep]
     if len(points) < 2:
-        return points, stroke_ids
+        return points, stroke_ids, False
     step = points[1:] - points[:-1]
     step2 = np.einsum("ij,ij->i", step, step)
     one_stroke = stroke_ids[-1] == stroke_ids[0]
@@ -383,21 +392,21 @@ def _path(points: np.ndarray, stroke_ids: np.ndarray, smooth: bool) -> tuple[np.
         points, stroke_ids = points[keep], stroke_ids[keep]
         return _path(points, stroke_ids, smooth)
     if not smooth:
-        return points, stroke_ids
+        return points, stroke_ids, False
     long = step2 > SEGMENT_MAX * SEGMENT_MAX
     if not one_stroke:
         long &= same
     if not long.any():
-        return points, stroke_ids
+        return points, stroke_ids, False
     if float(np.ceil(np.sqrt(step2[long]) / SEGMENT_MAX).sum()) > MAX_PIECES:
-        return points, stroke_ids  # a huge sparse scribble: straight segments, in bounded time
+        return points, stroke_ids, False  # a huge sparse scribble: straight segments, in bounded time
     ends, ids = _spline_points(points, stroke_ids, SEGMENT_MAX)
     first = np.ones(len(stroke_ids), dtype=bool)
     first[1:] = stroke_ids[1:] != stroke_ids[:-1]
     merged = np.concatenate([points[first], ends])
     ids = np.concatenate([stroke_ids[first], ids])
     order = np.argsort(ids, kind="stable")  # each stroke's first point, then the ends of its pieces
-    return merged[order], ids[order]
+    return merged[order], ids[order], True
 
 
 def _spline_points(points: np.ndarray, stroke_ids: np.ndarray, max_step: float) -> tuple[np.ndarray, np.ndarray]:
