@@ -97,8 +97,16 @@ def cmd_predict(args) -> int:
         return EXIT_USAGE
     if session.warning:
         error(session.warning)
+    try:
+        return _print_predictions(session, predict_files(session, args.files), args)
+    except LenetGuiError as exc:  # the model failing at run time: one line, not a traceback
+        error(str(exc))
+        return EXIT_USAGE
+
+
+def _print_predictions(session, items, args) -> int:
     failed = 0
-    for item in predict_files(session, args.files):
+    for item in items:
         if item.error:
             failed += 1
             error(item.error)

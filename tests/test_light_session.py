@@ -73,3 +73,27 @@ def test_predict_imports_neither_onnx_nor_qt_nor_the_graph_engine(tmp_path):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["digit"] == 1
+
+
+def test_a_model_failing_at_run_time_is_one_line_in_predict(tmp_path, capsys):
+    import onnx
+    from onnx import TensorProto, helper
+
+    from lenet_gui import cli
+
+    # Valid to load; the Reshape to 7 values fails only when onnxruntime runs it.
+    graph = helper.make_graph(
+        [helper.make_node("Reshape", ["image", "shape"], ["logits"])], "breaks_at_run_time",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 1, 32, 32])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 7])],
+        [helper.make_tensor("shape", TensorProto.INT64, [2], [1, 7])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    path = tmp_path / "breaks.onnx"
+    onnx.save(model, str(path))
+    drawing = tmp_path / "one.strokes.json"
+    save_drawing(Drawing(280, 280, [[(140, 40), (140, 240)]]), drawing)
+    assert cli.main(["predict", "--model", str(path), str(drawing)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and "breaks.onnx" in err and "Traceback" not in err

@@ -103,10 +103,15 @@ def _parallel(session, files: list[str], workers: int) -> Iterator[FilePredictio
     provider = "cpu" if getattr(session, "provider", "CPU") == "CPU" else "auto"
     with ProcessPoolExecutor(max_workers=workers - 1, mp_context=_pool_context(), initializer=_start_worker,
                              initargs=(str(session.path), provider, session.spec)) as pool:
-        pending = [pool.submit(_worker_share, [files[i] for i in share]) for share in shares[1:]]
-        yield from _serial(session, [files[i] for i in shares[0]])
-        for future in pending:
-            yield from future.result()
+        parts = [[files[i] for i in share] for share in shares]
+        pending = [pool.submit(_worker_share, part) for part in parts[1:]]
+        yield from _serial(session, parts[0])
+        for part, future in zip(parts[1:], pending):
+            try:
+                results = future.result()
+            except Exception:  # a worker that died (killed, out of memory): do its share here
+                results = _serial(session, part)
+            yield from results
 
 
 def predict_files(session, files: Iterable[str], workers: int | None = None) -> Iterator[FilePrediction]:

@@ -194,8 +194,11 @@ class LightSession:
         self.meta = dict(self.session.get_modelmeta().custom_metadata_map)
         self._find_io()
         name = self.session.get_modelmeta().graph_name or "the model"
-        self.spec = spec_from_meta(self.meta, _dims(self._image.shape), name).with_overrides(**(spec_overrides or {}))
-        self.labels = self._labels()
+        try:
+            self.spec = spec_from_meta(self.meta, _dims(self._image.shape), name).with_overrides(**(spec_overrides or {}))
+            self.labels = self._labels()
+        except (ValueError, TypeError, OverflowError, RecursionError) as exc:  # odd metadata values
+            raise ModelError(f"{self.path.name}: its metadata cannot be read ({_first_line(exc)})") from exc
 
     def _create(self, provider: str, threads: int | None):
         ort = _ort()
@@ -287,7 +290,10 @@ class LightSession:
         parts = []
         for i in range(0, len(tensors), step):
             x, n = self._fit_batch(np.ascontiguousarray(tensors[i : i + step], dtype=np.float32))
-            parts.append(self.session.run([self.class_output], {self._input_name: x})[0][:n])
+            try:
+                parts.append(self.session.run([self.class_output], {self._input_name: x})[0][:n])
+            except Exception as exc:  # onnxruntime failing on this model at run time
+                raise ModelError(f"{self.path.name}: onnxruntime failed running the model ({_first_line(exc)})") from exc
         return np.concatenate(parts) if parts else np.zeros((0, len(self.labels)), np.float32)
 
     def run(self, tensor: np.ndarray, prepared: preprocess.Prepared | None = None, run_options=None) -> Prediction:
