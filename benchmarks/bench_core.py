@@ -17,26 +17,97 @@ import numpy as np
 from benchmarks import workload
 from benchmarks.timing import INFO, Row, judge, measure, measure_interleaved, ms, us
 
-INFERENCE_RATIO_TARGET = 1.25
-PREDICT_TARGET = 2000.0  # drawings per second
+# Targets, as ratios to one plain onnxruntime inference measured in the same run (issue 10).
+PREPROCESS_RATIO_TARGET = 3.0
+INFERENCE_RATIO_TARGET = 1.3
+PREDICT_CLI_RATIO_TARGET = 6.0  # per drawing, start-up included
+PREDICT_IN_PROCESS_RATIO_TARGET = 3.0
 MEMORY_TARGET_MB = 200.0
+
+# The plain inference of this run, in µs (median): set by bench_inference, read by the rows after it.
+BASELINE: dict[str, float] = {}
+
+
+def _plain_session():
+    import onnxruntime as ort
+
+    from lenet_gui.core.runtime import default_model_path
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    opts.inter_op_num_threads = 1
+    plain = ort.InferenceSession(str(default_model_path()), opts, providers=["CPUExecutionProvider"])
+    x = np.zeros((1, 1, 32, 32), np.float32)
+    name = plain.get_inputs()[0].name
+    return lambda: plain.run(["logits"], {name: x})
+
+
+def baseline_us(reps: int = 3000) -> float:
+    """The plain inference's median in µs: this run's, or measured now (``--only ui``)."""
+    if "plain_us" not in BASELINE:
+        BASELINE["plain_us"] = float(np.median(us(measure(_plain_session(), reps))))
+    return BASELINE["plain_us"]
 
 
 def bench_preprocess(reps: int) -> list[Row]:
+    """prepare_drawing (the shipped OpenCV renderer) in turns with a plain inference, then
+    every candidate renderer the same way, with its difference from the numpy renderer's
+    fields (``tests/data/reference-fields.npz``) and whether the model reads the same digits."""
+    from benchmarks import renderers
     from lenet_gui.core import preprocess
+    from lenet_gui.core.runtime import LightSession
 
     pool = [d for _, d in workload.drawings(min(reps, 500))]
     points = np.mean([d.point_count() for d in pool])
+    plain = _plain_session()
     it = iter(range(1 << 30))
-    samples = measure(lambda: preprocess.prepare_drawing(pool[next(it) % len(pool)]), reps)
-    return [
+    got = measure_interleaved({"plain": plain, "prep": lambda: preprocess.prepare_drawing(pool[next(it) % len(pool)])},
+                              reps)
+    base = float(np.median(got["plain"]))
+    ratio = float(np.median(got["prep"])) / base
+    rows = [
         Row(
-            "preprocess one drawing (prepare_drawing)",
-            "ms",
-            ms(samples),
-            note=f"{len(pool)} pen digits, {points:.0f} points each on average",
+            "preprocess one drawing (prepare_drawing, OpenCV)",
+            "µs",
+            us(got["prep"]),
+            target=f"≤ {PREPROCESS_RATIO_TARGET:g}× plain",
+            status=judge(ratio <= PREPROCESS_RATIO_TARGET),
+            note=f"{len(pool)} pen digits, {points:.0f} points each on average; {ratio:.2f}× a plain inference "
+            f"measured in turns with it ({base * 1e6:.1f} µs)",
+            extra={"ratio_median": ratio},
         )
     ]
+    # The candidates: strokes → field only (render_strokes), in turns with a plain inference.
+    cases = renderers.reference_cases()
+    session = LightSession(threads=1)
+    reference_digits = session.predict_batch(np.stack([preprocess.prepare_field(f).tensor[0] for _, f in cases])).argmax(1)
+    found, skipped = renderers.available()
+    few = max(50, reps // 10)
+    for name, draw in found.items():
+        it2 = iter(range(1 << 30))
+        timed = measure_interleaved(
+            {"plain": plain, "render": lambda: renderers.render_with(draw, pool[next(it2) % len(pool)].strokes)}, few,
+            warmup=5,
+        )
+        r = float(np.median(timed["render"])) / float(np.median(timed["plain"]))
+        mean, worst_mean, worst_pixel = renderers.fidelity(draw, cases)
+        fields = [renderers.render_with(draw, strokes) for strokes, _ in cases]
+        digits = session.predict_batch(np.stack([preprocess.prepare_field(f).tensor[0] for f in fields])).argmax(1)
+        same = float((digits == reference_digits).mean())
+        rows.append(
+            Row(
+                f"render strokes: {name}",
+                "µs",
+                us(timed["render"]),
+                note=f"{r:.2f}× plain; vs the numpy renderer's fields: mean |Δ| {mean:.4f} (worst drawing "
+                f"{worst_mean:.4f}), worst pixel {worst_pixel:.2f}; same digit on {same:.1%} of {len(cases)}",
+                extra={"ratio_median": r, "mean": mean, "worst_pixel": worst_pixel, "same_digit": same},
+            )
+        )
+    for name, why in skipped.items():
+        print(f"renderer skipped: {name}: {why}", file=sys.stderr)
+        rows.append(Row(f"render strokes: {name}", "µs", [], note=f"skipped: {why}"))
+    return rows
 
 
 def _torch_lenet(model_path: Path):
@@ -47,7 +118,8 @@ def _torch_lenet(model_path: Path):
         from onnx import numpy_helper
 
         from lenet_gui.train.model import LeNet5
-    except ImportError:
+    except ImportError as exc:
+        print(f"PyTorch row skipped: {exc} (pip install -e '.[train]' adds torch)", file=sys.stderr)
         return None
     torch.set_num_threads(1)  # the app's onnxruntime session uses one thread too
     net = LeNet5().eval()
@@ -86,14 +158,23 @@ def bench_inference(reps: int) -> list[Row]:
     if torch_net is not None:
         net, torch = torch_net
         tx = torch.from_numpy(x)
+        # What a user would write: a forward hook on every layer keeps its output.
+        captured = {}
+        for name, module in net.named_children():
+            module.register_forward_hook(lambda _m, _i, out, name=name: captured.__setitem__(name, out))
 
         def torch_run():
             with torch.no_grad():
-                return net.features(tx)
+                net(tx)
+            return captured
 
-        fns["torch"] = torch_run
     got = measure_interleaved(fns, reps)
+    if torch_net is not None:
+        # Apart, after the onnxruntime calls: taken in turns with them, PyTorch slowed whichever
+        # call came after it by up to 2× (its thread pool and caches).
+        got["torch"] = measure(torch_run, max(500, reps // 5))
     base_med = float(np.median(got["plain"]))
+    BASELINE["plain_us"] = base_med * 1e6
     base_p95 = float(np.percentile(got["plain"], 95))
 
     def ratio(name):
@@ -109,7 +190,7 @@ def bench_inference(reps: int) -> list[Row]:
             "µs",
             us(got["app"]),
             target=f"≤ {INFERENCE_RATIO_TARGET}× plain",
-            status=judge(app_med <= INFERENCE_RATIO_TARGET and app_p95 <= INFERENCE_RATIO_TARGET),
+            status=judge(app_med <= INFERENCE_RATIO_TARGET),
             note=f"{app_med:.2f}× plain at the median, {app_p95:.2f}× at p95",
             extra={"ratio_median": app_med, "ratio_p95": app_p95},
         ),
@@ -125,10 +206,12 @@ def bench_inference(reps: int) -> list[Row]:
         t_med, t_p95 = ratio("torch")
         rows.append(
             Row(
-                "inference, PyTorch eager, every activation",
+                "inference, PyTorch eager with hooks, every activation",
                 "µs",
                 us(got["torch"]),
-                note=f"torch {torch_net[1].__version__}, 1 thread, no_grad: {t_med:.2f}× plain (p95 {t_p95:.2f}×)",
+                note=f"torch {torch_net[1].__version__}, 1 thread, no_grad, a forward hook on every layer, measured "
+                f"after the onnxruntime calls (in turns it slowed them): "
+                f"{t_med:.2f}× plain (p95 {t_p95:.2f}×)",
                 extra={"ratio_median": t_med, "ratio_p95": t_p95},
             )
         )
@@ -136,37 +219,39 @@ def bench_inference(reps: int) -> list[Row]:
 
 
 def bench_predict_in_process(n: int, runs: int, folder: Path) -> list[Row]:
-    """predict_files with a ready session (no start-up), and what batch's own drawing
-    reader saves per file."""
+    """predict_files with a ready light session (no start-up), per drawing, as a ratio to
+    one plain inference; and one file read and prepared in one process."""
     from lenet_gui.core import batch
-    from lenet_gui.core.session import ModelSession
+    from lenet_gui.core.runtime import LightSession
 
     files = sorted(folder.glob("*.strokes.json"))[:n]
-    session = ModelSession(provider="cpu", threads=None)
-    rates = []
+    session = LightSession()
+    per_drawing = []
     for _ in range(runs):
         t0 = time.perf_counter()
         results = list(batch.predict_files(session, files))
-        rates.append(len(files) / (time.perf_counter() - t0))
+        per_drawing.append((time.perf_counter() - t0) / len(files) * 1e6)
     right = sum(r.digit == int(Path(r.file).name.split("_")[1][0]) for r in results)
-    # One file read and prepared, in one process: the per-file cost the workers pay.
     names = [str(f) for f in files[:500]]
-    spec = session.spec
     one = []
     for name in names:
         t0 = time.perf_counter()
-        batch.prepare_file(name, spec)
+        batch.prepare_file(name, session.spec)
         one.append(time.perf_counter() - t0)
-    read_ms = float(np.median(one)) * 1e3
+    read_us = float(np.median(one)) * 1e6
+    ratio = float(np.median(per_drawing)) / baseline_us()
+    cores = len(os.sched_getaffinity(0))
     return [
         Row(
-            f"predict_files over {len(files)} drawings, in process",
-            "drawings/s",
-            rates,
-            higher_is_better=True,
-            note=f"session ready, files read and prepared in worker processes, run in batches; "
-            f"{right / len(files):.1%} right. One file read and prepared: {read_ms:.2f} ms (median, one process)",
-            extra={"read_ms": read_ms},
+            f"predict_files over {len(files)} drawings, in process, per drawing",
+            "µs",
+            per_drawing,
+            target=f"≤ {PREDICT_IN_PROCESS_RATIO_TARGET:g}× plain",
+            status=judge(ratio <= PREDICT_IN_PROCESS_RATIO_TARGET),
+            note=f"{ratio:.2f}× plain; light session ready; this process and {min(cores, 4) - 1} forked worker(s) "
+            f"each read, prepare and predict a share in batches; {right / len(files):.1%} right. One file read "
+            f"and prepared: {read_us:.0f} µs (median, one process)",
+            extra={"ratio_median": ratio, "read_us": read_us},
         )
     ]
 
@@ -264,31 +349,39 @@ def bench_predict_cli(n: int, runs: int, folder: Path) -> list[Row]:
         (memory if sampled else got).append(m)
     lines = [json.loads(line) for line in got[-1].stdout.splitlines()]
     right = sum(r["digit"] == int(Path(r["file"]).name.split("_")[1][0]) for r in lines)
-    rates = [len(files) / m.seconds for m in got]
-    cpu_ms = float(np.median([m.cpu_seconds for m in got])) / len(files) * 1e3
-    cores = len(os.sched_getaffinity(0))
+    per_drawing = [m.seconds / len(files) * 1e6 for m in got]
+    ratio = float(np.median(per_drawing)) / baseline_us()
+    cpu_us = float(np.median([m.cpu_seconds for m in got])) / len(files) * 1e6
+    tree = max(m.peak_tree_mb for m in memory)
+    single = max(m.peak_one_mb for m in memory)
     return [
         Row(
-            f"lenet-gui predict --json, {len(files)} drawings",
-            "drawings/s",
-            rates,
-            target=f"≥ {PREDICT_TARGET:.0f}/s",
-            status=judge(float(np.median(rates)) >= PREDICT_TARGET),
-            higher_is_better=True,
-            note=f"whole command in a subprocess, start-up included; {len(lines)} lines, {right / max(1, len(lines)):.1%} right; "
-            f"{cpu_ms:.2f} ms of CPU per drawing (all processes), so at best {cores / cpu_ms * 1e3:,.0f}/s "
-            f"on {cores} idle cores",
-            extra={"cpu_ms_per_drawing": cpu_ms},
+            f"lenet-gui predict --json, {len(files)} drawings, per drawing",
+            "µs",
+            per_drawing,
+            target=f"≤ {PREDICT_CLI_RATIO_TARGET:g}× plain",
+            status=judge(ratio <= PREDICT_CLI_RATIO_TARGET),
+            note=f"{ratio:.2f}× plain; whole command in a subprocess, start-up included "
+            f"({len(files) / (np.median(per_drawing) * len(files) / 1e6):,.0f} drawings/s); {len(lines)} lines, "
+            f"{right / max(1, len(lines)):.1%} right; {cpu_us:.0f} µs of CPU per drawing (all processes)",
+            extra={"ratio_median": ratio, "cpu_us_per_drawing": cpu_us},
         ),
         Row(
-            "lenet-gui predict, peak memory (Pss of all its processes)",
+            "lenet-gui predict, peak memory: Pss of all its processes",
             "MB",
             [m.peak_tree_mb for m in memory],
             target=f"≤ {MEMORY_TARGET_MB:.0f} MB",
-            status=judge(max(m.peak_tree_mb for m in memory) <= MEMORY_TARGET_MB),
-            note="Pss summed over the command and its preprocessing workers, shared pages counted once (judged), "
-            f"sampled every 20 ms in separate runs; the largest single process peaked at "
-            f"{max(m.peak_one_mb for m in memory):.0f} MB (VmHWM)",
+            status=judge(tree <= MEMORY_TARGET_MB),
+            note="Pss summed over the command and its workers, shared pages counted once, sampled every 20 ms "
+            "in separate runs",
+        ),
+        Row(
+            "lenet-gui predict, peak memory: largest single process",
+            "MB",
+            [m.peak_one_mb for m in memory],
+            target=f"≤ {MEMORY_TARGET_MB:.0f} MB",
+            status=judge(single <= MEMORY_TARGET_MB),
+            note="VmHWM, the kernel's own peak, of the command and of each worker",
         ),
     ]
 

@@ -17,11 +17,14 @@ import time
 import numpy as np
 
 from benchmarks import workload
-from benchmarks.bench_core import MEMORY_TARGET_MB, run_measured
+from benchmarks.bench_core import MEMORY_TARGET_MB, baseline_us, run_measured
 from benchmarks.timing import Row, judge, measure, ms
 
-END_TO_END_TARGET_MS = 4.0
-COLD_START_TARGET_S = 1.0
+# Targets (issue 10): end to end p95 ≤ 30× a plain inference and never over 3 ms;
+# cold start ≤ 3× the empty-Qt-window floor measured in the same run.
+END_TO_END_RATIO_TARGET = 30.0
+END_TO_END_LIMIT_MS = 3.0
+COLD_START_RATIO_TARGET = 3.0
 MOVE_STEP = 2.0  # widget pixels between mouse-move events
 
 
@@ -211,23 +214,26 @@ def bench_end_to_end(window, digits: int) -> list[Row]:
             QApplication.processEvents()
     med = {k: float(np.median(v)) * 1e3 for k, v in (("event", event_t), ("update", update_t), ("paint", paint_t))}
     p95 = float(np.percentile(total, 95)) * 1e3
+    ratio = p95 * 1e3 / baseline_us()
     return [
         Row(
             "end to end: mouse move → panel repainted",
             "ms",
             ms(total),
-            target=f"p95 ≤ {END_TO_END_TARGET_MS:g} ms",
-            status=judge(p95 <= END_TO_END_TARGET_MS),
-            note=f"{digits - 1} pen digits, {moves} moves, a point every {MOVE_STEP:g} px; medians: event "
+            target=f"p95 ≤ {END_TO_END_RATIO_TARGET:g}× plain and ≤ {END_TO_END_LIMIT_MS:g} ms",
+            status=judge(ratio <= END_TO_END_RATIO_TARGET and p95 <= END_TO_END_LIMIT_MS),
+            note=f"p95 {ratio:.0f}× plain; {digits - 1} pen digits, {moves} moves, a point every {MOVE_STEP:g} px; medians: event "
             f"{med['event']:.2f} ms, preprocess + inference + views {med['update']:.2f} ms, painting "
             f"{med['paint']:.2f} ms; a new result after {read / max(1, moves):.0%} of the moves and the panel "
             f"repainted after {panel_paints / max(1, moves):.0%}",
-            extra={"median_parts_ms": med},
+            extra={"median_parts_ms": med, "ratio_p95": ratio},
         )
     ]
 
 
-# The cold-start child: time points on CLOCK_MONOTONIC, which every process shares.
+# The cold-start child: time points on CLOCK_MONOTONIC, which every process shares. It starts
+# the window as `lenet-gui` does (run_app: the model is opened after the first paint) and stops
+# the clock when canvas, prediction and layer panel have painted and a digit can be read.
 COLD_START = textwrap.dedent(
     """
     import time
@@ -238,7 +244,7 @@ COLD_START = textwrap.dedent(
     from PySide6.QtCore import QEvent, QObject
     from lenet_gui.ui.main_window import MainWindow
     t_imported = time.monotonic()
-    window = MainWindow()
+    window = MainWindow(defer_model=True)
     t_built = time.monotonic()
     painted = set()
     class Filter(QObject):
@@ -254,6 +260,15 @@ COLD_START = textwrap.dedent(
     while not wanted <= painted:
         app.processEvents()
     t_painted = time.monotonic()
+    while window.controller.session is None:  # the light session: a digit can be read
+        app.processEvents()
+    t_ready = time.monotonic()
+    if window.deferred_model.stage != "full":  # onnx, the graph analysis, the layer panel
+        from PySide6.QtCore import QEventLoop
+        loop = QEventLoop()  # waits as the app's own loop does (a busy loop would hold the GIL)
+        window.deferred_model.stageReached.connect(lambda stage: loop.quit() if stage == "full" else None)
+        loop.exec()
+    t_full = time.monotonic()
     # Memory after real use: a digit drawn and read.
     from lenet_gui.train import pendigits
     digit = pendigits.load(sys.argv[1])[0]
@@ -263,50 +278,89 @@ COLD_START = textwrap.dedent(
         with open("/proc/self/status") as fh:
             return next(int(l.split()[1]) / 1024 for l in fh if l.startswith(key))
     print(json.dumps({"main": t_main, "imported": t_imported, "built": t_built, "painted": t_painted,
-                      "rss": status("VmRSS"), "hwm": status("VmHWM"), "digit": window.prediction_label.text(),
-                      "label": digit.label}))
+                      "ready": t_ready, "full": t_full, "rss": status("VmRSS"), "hwm": status("VmHWM"),
+                      "digit": window.prediction_label.text(), "label": digit.label}))
     window.close()
     """
 )
 
+# The floor: what any PySide6 app pays to show a window of the app's size.
+EMPTY_WINDOW = textwrap.dedent(
+    """
+    import time
+    from PySide6.QtCore import QEvent, QObject
+    from PySide6.QtWidgets import QApplication, QMainWindow, QWidget
+    app = QApplication([])
+    window = QMainWindow()
+    window.setCentralWidget(QWidget())
+    window.resize(1360, 860)
+    painted = []
+    class Filter(QObject):
+        def eventFilter(self, obj, event):
+            if event.type() == QEvent.Type.Paint:
+                painted.append(1)
+            return False
+    f = Filter()
+    window.centralWidget().installEventFilter(f)
+    window.show()
+    while not painted:
+        app.processEvents()
+    print(time.monotonic())
+    """
+)
 
-def bench_cold_start(runs: int) -> list[Row]:
+
+def _children(script: str, runs: int, args: list[str]) -> list[tuple[float, str]]:
     env = dict(os.environ)
     env["QT_QPA_PLATFORM"] = "offscreen"
     # As on a user's machine, compiled bytecode is cached (some shells here disable that).
     env.pop("PYTHONDONTWRITEBYTECODE", None)
-    cmd = [sys.executable, "-c", COLD_START, str(workload.PENDIGITS)]
-    got = []
+    out = []
     for i in range(runs + 1):
         # A first start: no settings and no autosaved drawing from the run before.
         with tempfile.TemporaryDirectory(prefix="lenet-bench-settings-") as settings:
             env["LENET_GUI_SETTINGS_DIR"] = settings
             t0 = time.monotonic()
-            m = run_measured(cmd, env=env)
+            m = run_measured([sys.executable, "-c", script, *args], env=env)
         if m.code != 0:
-            raise RuntimeError(f"the cold-start child failed with exit code {m.code}")
-        if i == 0:
-            continue  # writes the bytecode cache and warms the file cache
-        got.append((t0, json.loads(m.stdout.strip().splitlines()[-1]), m))
-    total = [r["painted"] - t0 for t0, r, _ in got]
+            raise RuntimeError(f"a cold-start child failed with exit code {m.code}")
+        if i:  # the first run writes the bytecode cache and warms the file cache
+            out.append((t0, m.stdout.strip().splitlines()[-1]))
+    return out
+
+
+def bench_cold_start(runs: int) -> list[Row]:
+    # In turns, so that the machine's drift hits both alike.
+    floor, got = [], []
+    for _ in range(runs):
+        floor += [float(line) - t0 for t0, line in _children(EMPTY_WINDOW, 1, [])]
+        got += [(t0, json.loads(line)) for t0, line in _children(COLD_START, 1, [str(workload.PENDIGITS)])]
+    total = [r["ready"] - t0 for t0, r in got]
+    ratio = float(np.median(total)) / float(np.median(floor))
     parts = {
-        "interpreter": np.median([r["main"] - t0 for t0, r, _ in got]),
-        "imports + QApplication": np.median([r["imported"] - r["main"] for _, r, _ in got]),
-        "MainWindow()": np.median([r["built"] - r["imported"] for _, r, _ in got]),
-        "show → painted": np.median([r["painted"] - r["built"] for _, r, _ in got]),
+        "interpreter": np.median([r["main"] - t0 for t0, r in got]),
+        "imports + QApplication": np.median([r["imported"] - r["main"] for _, r in got]),
+        "MainWindow()": np.median([r["built"] - r["imported"] for _, r in got]),
+        "show → painted": np.median([r["painted"] - r["built"] for _, r in got]),
+        "painted → light session ready": np.median([r["ready"] - r["painted"] for _, r in got]),
     }
-    hwm = [r["hwm"] for _, r, _ in got]
-    right = sum(r["digit"] == str(r["label"]) for _, r, _ in got)
+    full = [r["full"] - t0 for t0, r in got]
+    hwm = [r["hwm"] for _, r in got]
+    right = sum(r["digit"] == str(r["label"]) for _, r in got)
     return [
+        Row("empty Qt window → painted (the floor)", "ms", ms(floor),
+            note="a new process: import PySide6, QApplication, an empty 1360×860 QMainWindow shown and painted"),
         Row(
-            "cold start → first painted window",
+            "cold start → first painted window, a digit can be read",
             "ms",
             ms(total),
-            target=f"≤ {COLD_START_TARGET_S:g} s",
-            status=judge(float(np.median(total)) <= COLD_START_TARGET_S),
-            note="new process each time, from before the fork until canvas, prediction and layer panel "
-            "have painted; medians: " + ", ".join(f"{k} {v * 1e3:.0f} ms" for k, v in parts.items()),
-            extra={"parts_ms": {k: v * 1e3 for k, v in parts.items()}},
+            target=f"≤ {COLD_START_RATIO_TARGET:g}× the floor",
+            status=judge(ratio <= COLD_START_RATIO_TARGET),
+            note=f"{ratio:.2f}× the empty window; new process each time, from before the fork until canvas, "
+            "prediction and layer panel have painted and the light session is open; medians: "
+            + ", ".join(f"{k} {v * 1e3:.0f} ms" for k, v in parts.items())
+            + f"; then onnx, the graph analysis and the layer panel on a thread: filled at {np.median(full) * 1e3:.0f} ms",
+            extra={"ratio_median": ratio, "parts_ms": {k: v * 1e3 for k, v in parts.items()}},
         ),
         Row(
             "window process, peak RSS",
@@ -314,8 +368,8 @@ def bench_cold_start(runs: int) -> list[Row]:
             hwm,
             target=f"≤ {MEMORY_TARGET_MB:.0f} MB",
             status=judge(max(hwm) <= MEMORY_TARGET_MB),
-            note=f"VmHWM after the first paint and one pen digit read ({right}/{len(got)} read right); "
-            f"resident at that point {np.median([r['rss'] for _, r, _ in got]):.0f} MB",
+            note=f"VmHWM after the layer panel is filled and one pen digit read ({right}/{len(got)} read right); "
+            f"resident at that point {np.median([r['rss'] for _, r in got]):.0f} MB",
         ),
     ]
 

@@ -113,11 +113,11 @@ def scenario_predict(top: int) -> str:
 
     from benchmarks import workload
     from lenet_gui.core.batch import predict_files
-    from lenet_gui.core.session import ModelSession
+    from lenet_gui.core.runtime import LightSession
 
     with tempfile.TemporaryDirectory() as tmp:
         files = workload.write_drawing_files(Path(tmp), 1000)
-        session = ModelSession(provider="cpu", threads=None)
+        session = LightSession()  # what `lenet-gui predict` uses
         # One process, so the profiler sees the preprocessing the workers would do.
         p = profile(lambda: list(predict_files(session, files, workers=1)))
     return summarise(p, len(files), top, "file")

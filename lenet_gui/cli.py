@@ -206,9 +206,38 @@ def cmd_shapes(args) -> int:
     return 0
 
 
+def _predict_session(args):
+    """The session ``predict`` runs on.
+
+    The shipped LeNet-5 is trusted: onnxruntime alone (``LightSession``: no onnx
+    import, no graph analysis). Any other model file is untrusted input: its
+    metadata, memory footprint and run time are checked (``ModelSession``).
+    """
+    from lenet_gui.core.runtime import default_model_path  # no onnx import
+
+    shipped = args.predict_model is None or _same_file(args.predict_model, default_model_path())
+    if shipped:
+        from lenet_gui.core import model_check
+        from lenet_gui.core.runtime import LightSession  # onnxruntime alone
+
+        over = _overrides(args)
+        model_check.check_overrides(over)  # --mean, --std, --pixel-scale: the same ranges as metadata
+        return LightSession(args.predict_model, provider=args.predict_provider, spec_overrides=over, threads=None)
+    from lenet_gui.core.session import ModelSession
+
+    return ModelSession(args.predict_model, provider=args.predict_provider, spec_overrides=_overrides(args),
+                        threads=None, memory_limit=args.memory_limit, timeout=args.timeout)
+
+
+def _same_file(a, b) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
 def cmd_predict(args) -> int:
     from lenet_gui.core.examples import example_path
-    from lenet_gui.core.session import ModelSession
 
     files = list(args.files)
     shown = {}  # file → what the text output calls it
@@ -225,8 +254,7 @@ def cmd_predict(args) -> int:
         return EXIT_USAGE
 
     try:
-        session = ModelSession(args.predict_model, provider=args.predict_provider, spec_overrides=_overrides(args),
-                               threads=None, memory_limit=args.memory_limit, timeout=args.timeout)
+        session = _predict_session(args)
     except LenetGuiError as exc:
         error(str(exc))
         if args.json:  # a line for every file, so a script reading the output accounts for each
@@ -236,8 +264,13 @@ def cmd_predict(args) -> int:
     if session.warning:
         error(session.warning)
     _calibrate(session, args)
+    return _print_predictions(session, _predictions(session, files), args, shown)
+
+
+def _print_predictions(session, items, args, shown: dict | None = None) -> int:
+    shown = shown or {}
     failed = 0
-    for item in _predictions(session, files):
+    for item in items:
         if item.error:
             failed += 1
             error(item.error)

@@ -68,7 +68,7 @@ def test_accuracy_on_pen_writers_never_seen_in_training(data_dir):
     digits = pendigits.load(data_dir / "pendigits-heldout.tra.gz")
     assert len(digits) == 2498 and len({d.writer for d in digits}) == 10
     report = pendigits_accuracy(default_model_path(), digits)
-    assert report["accuracy"] >= 0.985, report
+    assert report["accuracy"] >= 0.993, report  # the bar of issue 10; 99.40 % through the OpenCV renderer
     assert report["worst_writer_accuracy"] >= 0.95, report
 
 

@@ -20,8 +20,10 @@ import math
 import re
 from dataclasses import dataclass, field
 
-import onnx
-from onnx import helper
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # onnx only when a model is measured: the CLI's option parsing needs none
+    import onnx
 
 from lenet_gui.core.errors import LenetGuiError, ModelError
 
@@ -83,12 +85,16 @@ class Footprint:
 
 def _itemsize(elem_type: int) -> int:
     try:
+        from onnx import helper
+
         return max(helper.tensor_dtype_to_np_dtype(elem_type).itemsize, 1)
     except Exception:  # strings and unknown types: count a pointer
         return 8
 
 
 def _element_types(model: onnx.ModelProto) -> dict[str, int]:
+    import onnx
+
     types: dict[str, int] = {t.name: t.data_type for t in model.graph.initializer}
     try:
         inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False)
@@ -112,6 +118,8 @@ def footprint(model: onnx.ModelProto, image_input: str | None = None,
     ``image_shape`` fixes the image input's dimensions (height and width that
     the graph leaves open are known from the metadata) for the analysis only.
     """
+    import onnx
+
     from lenet_gui.core import graph  # the shape engine imports much; only needed here
 
     saved = None

@@ -10,7 +10,7 @@ stroke is rendered directly at the target scale with one stroke thickness,
 whatever pen and canvas size the person used. That keeps a "1" a thin line, keeps
 small and large drawings alike, and matches the stroke width of MNIST digits.
 
-Everything here is numpy (and Pillow for image files); no Qt.
+Strokes are drawn with OpenCV; images go through Pillow and numpy; no Qt.
 """
 
 from __future__ import annotations
@@ -44,6 +44,10 @@ SEGMENT_MIN = 0.4
 COM_STEP = 0.7  # point spacing of the rendering that finds the centre of mass (<= SEGMENT_MAX)
 # Beyond this many short pieces a scribble is rendered the slow, simple way.
 MAX_PIECES = 60_000
+# A path longer than this is thinned before drawing (a scribble that covers its box many times).
+MAX_PATH_POINTS = 50_000
+SUPERSAMPLE = 3  # OpenCV measures distances on a grid this many times finer than the field (odd)
+DISTANCE_MASK = 5  # cv2.distanceTransform's 5×5 mask: within about 2 % of the exact distance
 IMAGE_MAX_SIDE = 512  # images are reduced to this before finding the ink
 IMAGE_MAX_PIXELS = 60_000_000
 
@@ -100,20 +104,25 @@ def _points(strokes) -> tuple[np.ndarray, np.ndarray]:
     calls however many strokes there are: for a digit, numpy's per-call overhead,
     not arithmetic, is what costs.
     """
-    strokes = list(strokes)
+    strokes = strokes if type(strokes) is list else list(strokes)
     lengths = [len(s) for s in strokes]
+    total = sum(lengths)
     try:
-        if not all(type(s) is list for s in strokes):
+        if set(map(len, chain.from_iterable(strokes))) - {2}:
             raise ValueError
-        flat = np.array(list(chain.from_iterable(strokes)), dtype=np.float64).reshape(-1, 2)
-        if len(flat) != sum(lengths):
-            raise ValueError
-    except (ValueError, TypeError):  # arrays, tuples or odd rows: one stroke at a time
+        flat = np.fromiter(chain.from_iterable(chain.from_iterable(strokes)), np.float64, 2 * total).reshape(-1, 2)
+    except (ValueError, TypeError, OverflowError):  # arrays or odd rows: one stroke at a time
         arrays = [np.asarray(s, dtype=np.float64).reshape(-1, 2) for s in strokes]
         lengths = [len(a) for a in arrays]
         flat = np.concatenate(arrays) if arrays else np.zeros((0, 2))
-    stroke_ids = np.repeat(np.arange(len(lengths)), lengths)
-    ok = np.isfinite(flat).all(axis=1) & (np.abs(flat) < MAX_COORDINATE).all(axis=1)
+    if len(lengths) == 1:
+        stroke_ids = np.zeros(len(flat), dtype=np.int64)
+    else:
+        stroke_ids = np.repeat(np.arange(len(lengths)), lengths)
+    ok = np.abs(flat) < MAX_COORDINATE  # False for NaN too
+    if ok.all():
+        return flat, stroke_ids
+    ok = ok.all(axis=1)
     return flat[ok], stroke_ids[ok]
 
 
@@ -265,42 +274,209 @@ def render_strokes(
     thickness: float = STROKE_THICKNESS,
     softness: float = STROKE_SOFTNESS,
     smooth: bool = True,
+    draw=None,
 ) -> np.ndarray | None:
     """Strokes (canvas pixels, y down) → MNIST-style field, or None if there is no ink.
 
     The ink box (stroke centre lines plus the rendered thickness) is scaled to fit
     ``box`` with the aspect ratio kept, then shifted so that the centre of mass of
-    the rendered ink lands in the middle of the ``field``.
+    the rendered ink lands in the middle of the ``field``. The pixels are OpenCV's
+    (``_render_opencv``); ``draw`` renders with another function instead, e.g.
+    ``draw_distance_ramp``, the numpy renderer the shipped model was trained with.
     """
     points, stroke_ids = _points(strokes)
     if not len(points):
         return None
     lo, hi = points.min(axis=0), points.max(axis=0)
-    extent = float((hi - lo).max())
+    (x0, y0), (x1, y1) = lo.tolist(), hi.tolist()  # plain floats: a handful of numbers
+    extent = max(x1 - x0, y1 - y0)
     inner = max(box - thickness, 1.0)  # the centre lines' box, so the ink box is `box`
     mid = field / 2.0
     if extent <= MIN_EXTENT:  # a dot, however many points it was drawn with (and no overflow)
         placed, stroke_ids, scale = np.full((1, 2), mid), stroke_ids[:1], 0.0
     else:
         scale = inner / extent
-        placed = (points - (lo + hi) / 2) * scale + mid
-    # The centre of mass is found on a coarse rendering (points 0.7 px apart): it
-    # moves the result by a few hundredths of a pixel at most, and costs a
-    # fraction of rendering the fine strokes twice.
-    coarse = _pieces(*_decimate(placed, stroke_ids, COM_STEP), SEGMENT_MAX, smooth=False)
-    img = _rasterize_pieces(coarse, field, field, thickness, softness)
+        placed = (points - np.array([(x0 + x1) / 2, (y0 + y1) / 2])) * scale + mid
+    placed, stroke_ids, curved = _path(placed, stroke_ids, smooth)
+    if curved:  # a spline may bulge beyond the points' box
+        bounds = placed.min(axis=0).tolist() + placed.max(axis=0).tolist()
+    else:
+        hx, hy = (x1 - x0) * scale / 2, (y1 - y0) * scale / 2
+        bounds = [mid - hx, mid - hy, mid + hx, mid + hy]
+    if stroke_ids[-1] == stroke_ids[0]:
+        starts = _NO_STARTS
+    else:
+        starts = np.flatnonzero(stroke_ids[1:] != stroke_ids[:-1]) + 1
+    # Keep the whole ink box inside the field: a lopsided digit is never clipped.
+    half = ((x1 - x0) * scale / 2 + thickness / 2, (y1 - y0) * scale / 2 + thickness / 2)
+    limit = ((half[0] - mid, mid - half[0]), (half[1] - mid, mid - half[1])) if max(half) <= mid else None
+    if draw is None:
+        return _render_opencv(placed, starts, field, thickness, softness, limit, bounds)
+    # Another renderer (for comparisons): draw, find the centre of mass, draw again moved by it.
+    img = draw(placed, starts, field, thickness, softness)
     total = float(img.sum())
     if total <= 0:
         return None
     xs, ys = _pixel_centres(field)
-    shift = np.array([mid - (img * xs).sum() / total, mid - (img * ys).sum() / total])
-    # Keep the whole ink box inside the field: a lopsided digit is never clipped.
-    half = (hi - lo) * scale / 2 + thickness / 2
-    if np.all(half <= mid):
-        shift = np.clip(shift, half - mid, mid - half)
-    fine_points, fine_ids = _decimate(placed + shift, stroke_ids, SEGMENT_MIN)
-    fine = _pieces(fine_points, fine_ids, SEGMENT_MAX, smooth=smooth)
-    return _rasterize_pieces(fine, field, field, thickness, softness)
+    shift = np.array([mid - float((img * xs).sum()) / total, mid - float((img * ys).sum()) / total])
+    if limit is not None:
+        shift = np.array([min(max(v, lo_), hi_) for v, (lo_, hi_) in zip(shift.tolist(), limit)])
+    return draw(placed + shift, starts, field, thickness, softness)
+
+
+_NO_STARTS = np.zeros(0, dtype=np.int64)
+
+
+def _render_opencv(placed, starts, field, thickness, softness, limit, bounds) -> np.ndarray | None:
+    """The field with OpenCV in one drawing: the distance map of the centre lines
+    placed by their box, its ink's centre of mass, then the map resampled
+    (bilinear: distances vary smoothly) so that this centre lands in the middle."""
+    import cv2
+
+    s = SUPERSAMPLE
+    reach = thickness / 2 + softness / 2
+    # The map covers the centre lines and a margin beyond the ink's reach: further out
+    # every pixel is background, which the border replication below gives.
+    margin = reach + 1.0
+    ox, oy = bounds[0] - margin, bounds[1] - margin
+    width = math.ceil((bounds[2] - bounds[0] + 2 * margin) * s)
+    height = math.ceil((bounds[3] - bounds[1] + 2 * margin) * s)
+    distance = _distance_map(placed - np.array([ox, oy]), starts, width, height)
+    # The ramp, 1 inside the stroke and 0 beyond its reach, as cv2.threshold's truncations.
+    ramp = distance * (-1.0 / (s * softness))
+    ramp += reach / softness
+    m = cv2.moments(cv2.threshold(cv2.threshold(ramp, 1.0, 1.0, cv2.THRESH_TRUNC)[1], 0.0, 0.0, cv2.THRESH_TOZERO)[1])
+    if m["m00"] <= 0:
+        return None
+    # Fine pixel j is at field coordinate origin + (j + 0.5) / s.
+    mid = field / 2.0
+    sx = mid - ox - (m["m10"] / m["m00"] + 0.5) / s
+    sy = mid - oy - (m["m01"] / m["m00"] + 0.5) / s
+    if limit is not None:
+        (x_lo, x_hi), (y_lo, y_hi) = limit
+        sx, sy = min(max(sx, x_lo), x_hi), min(max(sy, y_lo), y_hi)
+    # Field pixel i samples the map at fine pixel s·(i + 0.5 − shift − origin) − 0.5.
+    warp = np.array([[s, 0.0, s * (0.5 - sx - ox) - 0.5], [0.0, s, s * (0.5 - sy - oy) - 0.5]])
+    value = cv2.warpAffine(ramp, warp, (field, field), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                           borderMode=cv2.BORDER_REPLICATE)
+    np.minimum(value, 1.0, out=value)
+    return np.maximum(value, 0.0, out=value)
+
+
+def _path(points: np.ndarray, stroke_ids: np.ndarray, smooth: bool) -> tuple[np.ndarray, np.ndarray, bool]:
+    """The centre lines as points close enough together to be drawn straight.
+
+    With ``smooth``, segments longer than ``SEGMENT_MAX`` (pen tablets and slow
+    mice give sparse points) follow a Catmull-Rom spline through their
+    neighbours; a mouse's dense points are kept as they are. A scribble of more
+    than ``MAX_PATH_POINTS`` is thinned first (every k-th point of a path that
+    covers its box many times over draws the same picture). The flag says whether
+    the spline added points (which may lie outside the points' box).
+    """
+    if len(points) > MAX_PATH_POINTS:
+        points, stroke_ids = _decimate(points, stroke_ids, SEGMENT_MIN)
+        if len(points) > MAX_PATH_POINTS:
+            first, last = _stroke_ends(stroke_ids)
+            keep = first | last
+            keep[:: int(math.ceil(len(points) / MAX_PATH_POINTS))] = True
+            points, stroke_ids = points[keep], stroke_ids[keep]
+    if len(points) < 2:
+        return points, stroke_ids, False
+    step = points[1:] - points[:-1]
+    step2 = np.einsum("ij,ij->i", step, step)
+    one_stroke = stroke_ids[-1] == stroke_ids[0]
+    same = None if one_stroke else stroke_ids[1:] == stroke_ids[:-1]
+    resting = step2 == 0 if one_stroke else (step2 == 0) & same
+    if resting.any():  # a pen resting on one spot: a stroke of one point is a dot
+        keep = np.concatenate(([True], ~resting))
+        points, stroke_ids = points[keep], stroke_ids[keep]
+        return _path(points, stroke_ids, smooth)
+    if not smooth:
+        return points, stroke_ids, False
+    long = step2 > SEGMENT_MAX * SEGMENT_MAX
+    if not one_stroke:
+        long &= same
+    if not long.any():
+        return points, stroke_ids, False
+    if float(np.ceil(np.sqrt(step2[long]) / SEGMENT_MAX).sum()) > MAX_PIECES:
+        return points, stroke_ids, False  # a huge sparse scribble: straight segments, in bounded time
+    ends, ids = _spline_points(points, stroke_ids, SEGMENT_MAX)
+    first = np.ones(len(stroke_ids), dtype=bool)
+    first[1:] = stroke_ids[1:] != stroke_ids[:-1]
+    merged = np.concatenate([points[first], ends])
+    ids = np.concatenate([stroke_ids[first], ids])
+    order = np.argsort(ids, kind="stable")  # each stroke's first point, then the ends of its pieces
+    return merged[order], ids[order], True
+
+
+def _spline_points(points: np.ndarray, stroke_ids: np.ndarray, max_step: float) -> tuple[np.ndarray, np.ndarray]:
+    """Where each piece of each segment ends, on the Catmull-Rom spline (as ``_pieces``), with its stroke."""
+    n = len(points)
+    first, last = _stroke_ends(stroke_ids)
+    seg = np.flatnonzero(~last)
+    a, b = points[seg], points[seg + 1]
+    chord = b - a
+    counts = np.maximum(1, np.ceil(np.sqrt(chord[:, 0] ** 2 + chord[:, 1] ** 2) / max_step)).astype(np.int64)
+    which = np.repeat(np.arange(len(seg)), counts)
+    k = np.arange(len(which)) - np.repeat(np.cumsum(counts) - counts, counts)
+    t = ((k + 1) / counts[which])[:, None]
+    p1, p2 = a[which], b[which]
+    before = np.where(first[seg], seg, seg - 1)
+    after = np.where(last[np.minimum(seg + 1, n - 1)], seg + 1, np.minimum(seg + 2, n - 1))
+    p0, p3 = points[before][which], points[after][which]
+    ends = 0.5 * (
+        2 * p1 + (p2 - p0) * t + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t * t + (3 * p1 - p0 - 3 * p2 + p3) * t * t * t
+    )
+    return ends, stroke_ids[seg][which]
+
+
+def draw_distance_ramp(points, starts, field, thickness=STROKE_THICKNESS, softness=STROKE_SOFTNESS) -> np.ndarray:
+    """The numpy renderer the shipped model was trained with: a ramp of each pixel
+    centre's distance to the nearest short piece of centre line (exact, slower)."""
+    ids = np.zeros(len(points), dtype=np.int64)
+    ids[starts] = 1
+    ids = np.cumsum(ids)
+    pieces = _pieces(*_decimate(points, ids, SEGMENT_MIN), SEGMENT_MAX, smooth=False)
+    return _rasterize_pieces(pieces, field, field, thickness, softness)
+
+
+def _distance_map(points, starts, width: int, height: int) -> np.ndarray:
+    """Every fine pixel's distance (in fine pixels) to the nearest centre line;
+    ``points`` in field pixels from the map's corner.
+
+    The centre lines are drawn one pixel wide (``cv2.polylines``, sub-pixel
+    coordinates) on a grid ``SUPERSAMPLE`` times finer than the field, and
+    ``cv2.distanceTransform`` measures from them. Crossings and near misses come
+    out as the nearest line says (not summed), as in the numpy renderer the model
+    was trained with; rounding the lines to the fine grid is the difference.
+    """
+    import cv2
+
+    s = SUPERSAMPLE
+    img = np.full((height, width), 255, dtype=np.uint8)
+    fixed = (points * (s * 16) - 8).astype(np.int32)  # 4 fraction bits; fine pixel centres at +0.5
+    chains = np.split(fixed, starts) if len(starts) else [fixed]
+    cv2.polylines(img, chains, False, 0, 1, cv2.LINE_8, 4)
+    if any(len(c) == 1 for c in chains):
+        _stamp_dots(img, chains, 0)  # OpenCV draws nothing for a one-point polyline
+    return cv2.distanceTransform(img, cv2.DIST_L2, DISTANCE_MASK)
+
+
+def draw_opencv(points, starts, field, thickness=STROKE_THICKNESS, softness=STROKE_SOFTNESS) -> np.ndarray:
+    """The shipped renderer's pixels for strokes already in place (no centring)."""
+    s = SUPERSAMPLE
+    distance = _distance_map(points, starts, field * s, field * s)[s // 2 :: s, s // 2 :: s]
+    value = (thickness / 2 + softness / 2 - distance * (1.0 / s)) * (1.0 / softness)
+    return np.clip(value, 0.0, 1.0, out=value)
+
+
+def _stamp_dots(img: np.ndarray, chains, value: int) -> None:
+    height, width = img.shape
+    for c in chains:
+        if len(c) == 1:
+            x, y = ((c[0] + 8) >> 4).tolist()
+            if 0 <= x < width and 0 <= y < height:
+                img[y, x] = value
 
 
 @functools.lru_cache(maxsize=8)

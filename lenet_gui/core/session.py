@@ -298,27 +298,38 @@ class ModelSession:
             return np.concatenate([x, np.repeat(x[-1:], fixed - n, axis=0)]), n
         raise ValueError("batch larger than the model's fixed batch size")
 
-    def run(self, tensor: np.ndarray, prepared: preprocess.Prepared | None = None) -> Result:
-        """One image (a 1-item batch) → prediction, probabilities and every activation."""
-        x, _ = self._fit_batch(np.asarray(tensor, dtype=np.float32))
+    def run(self, tensor: np.ndarray, prepared: preprocess.Prepared | None = None, run_options=None) -> Result:
+        """One image (a 1-item batch) → prediction, probabilities and every activation.
+
+        ``run_options`` (onnxruntime's RunOptions) lets another thread stop the run."""
+        x = tensor
+        if type(x) is not np.ndarray or x.dtype != np.float32 or (self.spec.batch or 1) != len(x):
+            x, _ = self._fit_batch(np.asarray(tensor, dtype=np.float32))
         started = time.perf_counter()
         timeout = self.timeout if self._timed else None
-        outputs = safe_run.run(self.session, self._output_names, {self._input_name: x}, timeout, self.path.name)
+        outputs = safe_run.run(self.session, self._output_names, {self._input_name: x}, timeout, self.path.name,
+                               run_options)
         seconds = time.perf_counter() - started
         # Fixed shapes and no control flow: every input costs the same, so a model far within its
         # time limit once stays within it, and the per-frame path skips the watchdog from then on.
         if timeout and not self.footprint.runtime_sized and seconds < timeout / 100:
             self._timed = False
         logits = outputs[self._class_index][0]
-        probs = self._probabilities(logits)
+        probs, digit = self._probabilities(logits)
         problem = safe_run.nonfinite_message(probs)
         if problem:
             raise ModelError(f"{self.path.name}: {problem}")
-        digit = int(probs.argmax())
-        activations = {name: outputs[i][0] for name, i in self._activation_slots if outputs[i].ndim >= 1}
+        slots = self._activation_slots
+        if self._slots_checked is False:  # once: drop outputs without a batch axis (scalars)
+            slots = self._activation_slots = [(n, i) for n, i in slots if outputs[i].ndim >= 1]
+            self._slots_checked = True
+        # Views of the batch's first item: no copies (each run returns new arrays).
+        activations = {name: outputs[i][0] for name, i in slots}
         return Result(digit, self.labels[digit], probs, logits, activations, seconds, prepared)
 
-    def _probabilities(self, logits: np.ndarray) -> np.ndarray:
+    _slots_checked = False
+
+    def _probabilities(self, logits: np.ndarray) -> tuple[np.ndarray, int]:
         # Ten numbers: plain Python beats numpy's per-call overhead several times over.
         values = logits.tolist()
         if self.outputs_are_probabilities:
@@ -327,7 +338,8 @@ class ModelSession:
             top = max(values)
             weights = [math.exp(v - top) for v in values]
         total = sum(weights) or 1.0
-        return np.array([w / total for w in weights], dtype=np.float32)
+        probs = [w / total for w in weights]
+        return np.array(probs, dtype=np.float32), probs.index(max(probs))
 
     def predict_batch(self, tensors: np.ndarray, chunk: int = 1024) -> np.ndarray:
         """Many images → probabilities (N × classes); only the class output is fetched."""

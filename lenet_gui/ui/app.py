@@ -190,7 +190,7 @@ def run_app(model: str | None = None, provider: str | None = None, open_file: st
             return 2
         return 0
 
-    window = MainWindow(model, provider)
+    window = MainWindow(model, provider, defer_model=True)  # paints first, then opens the model
     if open_file:
         window.open_path(open_file)
     window.show()

@@ -6,15 +6,19 @@ objectName ``layerPanel``.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import QPoint, Qt, Signal
 from PySide6.QtGui import QImage, QPainter, QPalette
 from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QSizePolicy, QVBoxLayout, QWidget
 
-from lenet_gui.core.graph import Layer
 from lenet_gui.ui import layer_text
 from lenet_gui.ui.feature_maps import FillTogether
 from lenet_gui.ui.layer_row import LayerRow
 from lenet_gui.ui.legend import ColorLegend
+
+if TYPE_CHECKING:  # graph imports onnx, which the window loads after its first paint
+    from lenet_gui.core.graph import Layer
 
 TILE_SIZES = (40, 56, 72, 96)
 DEFAULT_TILE_SIZE = 56

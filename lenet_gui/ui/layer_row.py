@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import html
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QEvent, QRectF, Qt, Signal
 from PySide6.QtGui import QFontDatabase, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
-from lenet_gui.core.graph import Layer
 from lenet_gui.ui import layer_text, theme
 from lenet_gui.ui.feature_maps import ActivationMaps, map_layout
 from lenet_gui.ui.layer_text import LayerName
+
+if TYPE_CHECKING:  # graph imports onnx, which the window loads after its first paint
+    from lenet_gui.core.graph import Layer
 
 
 def _dim_label(text: str, parent: QWidget) -> QLabel:

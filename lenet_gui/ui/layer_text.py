@@ -7,27 +7,44 @@ names otherwise.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from lenet_gui.core import ops
-from lenet_gui.core.graph import Layer
+if TYPE_CHECKING:  # graph imports onnx, which the window loads after its first paint
+    from lenet_gui.core.graph import Layer
 
 TIMES = "×"
 
-# Titles, formula lines, main rows and sign behaviour come from the op registry.
-OP_TITLES = ops.titles()
 
-# What an element-wise op does to each value, for the one-line rows.
-ELEMENTWISE_FORMULAS = ops.elementwise_formulas()
+@functools.cache
+def _tables() -> dict:
+    """Titles, formula lines, main rows and sign behaviour, from the op registry.
 
-# Ops whose rows get the full treatment (hyper-parameters, formula, parameters).
-MAIN_OPS = ops.main_ops()
+    Looked up on first use: the registry reads onnx's schemas, and the window
+    imports onnx only after its first paint.
+    """
+    from lenet_gui.core import ops
 
-# Outputs that cannot be negative when their input cannot; used to pick colour maps.
-_NON_NEGATIVE_OPS = ops.ops_with_sign(ops.SIGN_NON_NEGATIVE)
-_KEEPS_SIGN_OPS = ops.ops_with_sign(ops.SIGN_KEEPS)
+    return {
+        "OP_TITLES": ops.titles(),
+        # What an element-wise op does to each value, for the one-line rows.
+        "ELEMENTWISE_FORMULAS": ops.elementwise_formulas(),
+        # Ops whose rows get the full treatment (hyper-parameters, formula, parameters).
+        "MAIN_OPS": ops.main_ops(),
+        # Outputs that cannot be negative when their input cannot; used to pick colour maps.
+        "_NON_NEGATIVE_OPS": ops.ops_with_sign(ops.SIGN_NON_NEGATIVE),
+        "_KEEPS_SIGN_OPS": ops.ops_with_sign(ops.SIGN_KEEPS),
+    }
+
+
+def __getattr__(name: str):
+    # layer_text.OP_TITLES and friends, computed on first access.
+    if name in ("OP_TITLES", "ELEMENTWISE_FORMULAS", "MAIN_OPS", "_NON_NEGATIVE_OPS", "_KEEPS_SIGN_OPS"):
+        return _tables()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def shape_text(shape) -> str:
@@ -37,12 +54,12 @@ def shape_text(shape) -> str:
 
 
 def op_title(op: str) -> str:
-    return OP_TITLES.get(op, op)
+    return _tables()["OP_TITLES"].get(op, op)
 
 
 def is_compact(layer: Layer) -> bool:
     """Rows without hyper-parameters or weights read better as one line."""
-    return layer.op not in MAIN_OPS and layer.params == 0
+    return layer.op not in _tables()["MAIN_OPS"] and layer.params == 0
 
 
 def _described(meta: dict) -> dict[str, str]:
@@ -116,7 +133,7 @@ def layer_names(layers: list[Layer], meta: dict) -> dict[int, LayerName]:
             names[layer.index] = LayerName(_tag_from_description(layer.output, desc), desc)
             continue
         next_layers = readers.get(layer.output, [])
-        if len(next_layers) == 1 and next_layers[0].op in ELEMENTWISE_FORMULAS and next_layers[0].output in described:
+        if len(next_layers) == 1 and next_layers[0].op in _tables()["ELEMENTWISE_FORMULAS"] and next_layers[0].output in described:
             tensor = next_layers[0].output
             desc = described[tensor]
             names[layer.index] = LayerName(_tag_from_description(tensor, desc), desc, op_title(next_layers[0].op))
@@ -187,9 +204,9 @@ def may_be_negative(layers: list[Layer]) -> dict[int, bool]:
     by_output = {layer.output: layer for layer in layers}
     signed: dict[int, bool] = {}
     for layer in layers:
-        if layer.op in _NON_NEGATIVE_OPS:
+        if layer.op in _tables()["_NON_NEGATIVE_OPS"]:
             signed[layer.index] = False
-        elif layer.op in _KEEPS_SIGN_OPS and layer.inputs and layer.inputs[0] in by_output:
+        elif layer.op in _tables()["_KEEPS_SIGN_OPS"] and layer.inputs and layer.inputs[0] in by_output:
             signed[layer.index] = signed.get(by_output[layer.inputs[0]].index, True)
         else:
             signed[layer.index] = True

@@ -16,9 +16,9 @@ import html
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from onnx import numpy_helper
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QApplication,
@@ -33,13 +33,13 @@ from PySide6.QtWidgets import (
 )
 
 from lenet_gui import __version__
-from lenet_gui.core import calibrate, graph, preprocess
+from lenet_gui.core import calibrate, preprocess
 from lenet_gui.core.drawing import SUFFIX as DRAWING_SUFFIX
 from lenet_gui.core.drawing import Drawing, load_drawing, save_drawing
 from lenet_gui.core.errors import DrawingError, ImageError, LenetGuiError
-from lenet_gui.core.onnx_io import default_model_path, load_model
-from lenet_gui.core.session import ModelSession
+from lenet_gui.core.runtime import default_model_path
 from lenet_gui.ui import menus, theme
+from lenet_gui.ui.busy_indicator import BusyIndicator
 from lenet_gui.ui.canvas import Backdrop, DrawingCanvas
 from lenet_gui.ui.controller import InferenceController
 from lenet_gui.ui.kernel_dialog import KernelDialog
@@ -51,6 +51,11 @@ from lenet_gui.ui.network_input import NetworkInputView
 from lenet_gui.ui.overview import NetworkOverview
 from lenet_gui.ui.probabilities import PredictionView
 from lenet_gui.ui.settings import AppSettings
+from lenet_gui.ui.startup import DeferredModel, import_model_tools
+
+if TYPE_CHECKING:  # onnx-based: imported after the first paint (ui/startup.py)
+    from lenet_gui.core import graph
+    from lenet_gui.core.session import ModelSession
 
 APP_NAME = "lenet-gui"
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp)"
@@ -81,7 +86,7 @@ class MainWindow(QMainWindow):
 
     def __init__(self, model: str | None = None, provider: str | None = None, *,
                  settings: AppSettings | None = None, restore: bool = True, interactive: bool = True,
-                 parent: QWidget | None = None) -> None:
+                 defer_model: bool = False, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.settings = settings if settings is not None else AppSettings()
         self.settings.claim_session()  # a second window autosaves beside this one, not over it
@@ -110,9 +115,13 @@ class MainWindow(QMainWindow):
         from lenet_gui.ui import collect_mode
 
         self.collect = collect_mode.install(self)
+        self.busy = BusyIndicator(self.controller, self.statusBar())  # a slow model: running…, Cancel
 
         provider = provider or self.settings.provider
-        self._open_initial_model(model, provider)
+        if defer_model:  # the app: paint first, then the model (see ui/startup.py)
+            self.deferred_model = DeferredModel(self, model, provider)
+        else:
+            self._open_initial_model(model, provider)
         self.actions.providers[provider].setChecked(True)
         self.actions.schemes[self.settings.color_scheme].setChecked(True)
         self.actions.show_grid.setChecked(self.settings.show_grid)
@@ -244,6 +253,7 @@ class MainWindow(QMainWindow):
 
     def _load_model(self, path: str | None, provider: str, report: bool = True) -> bool:
         """Open a model; on any failure keep the current one and say why."""
+        ModelSession, load_model, graph = import_model_tools()  # onnx: after the first paint
         try:
             session = ModelSession(path, provider=provider, memory_limit=self.settings.memory_limit,
                                    timeout=self.settings.inference_timeout)
@@ -302,6 +312,8 @@ class MainWindow(QMainWindow):
     @staticmethod
     def _conv_kernels(model, layers) -> dict[int, tuple[np.ndarray, np.ndarray | None]]:
         """Weights of every 2-D convolution whose weights are stored in the file."""
+        from onnx import numpy_helper
+
         initializers = {t.name: t for t in model.graph.initializer}
         kernels = {}
         for layer in layers:
@@ -339,8 +351,8 @@ class MainWindow(QMainWindow):
         if self.session is None:
             return False
         try:
-            session = ModelSession(self.session.path, provider=key, memory_limit=self.settings.memory_limit,
-                                   timeout=self.settings.inference_timeout)
+            session = import_model_tools()[0](self.session.path, provider=key, memory_limit=self.settings.memory_limit,
+                                              timeout=self.settings.inference_timeout)
         except LenetGuiError as exc:
             self.show_error("Cannot switch provider", str(exc))
             return False

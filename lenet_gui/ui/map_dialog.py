@@ -8,6 +8,8 @@ are counted from 1, as the spin box does, with the numpy index beside them.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QKeySequence, QPalette
@@ -25,11 +27,13 @@ from PySide6.QtWidgets import (
 
 from lenet_gui.core import arithmetic
 from lenet_gui.core.errors import ShapeError
-from lenet_gui.core.graph import Layer
 from lenet_gui.ui.feature_maps import ActivationMaps, map_layout
 from lenet_gui.ui.layer_text import box_text, counted, unit_text
 from lenet_gui.ui.vector_bars import VectorBars
 from lenet_gui.ui.network_input import NetworkInputView
+
+if TYPE_CHECKING:  # graph imports onnx, which the window loads after its first paint
+    from lenet_gui.core.graph import Layer
 
 ENLARGED_SIZE = 336
 

@@ -12,7 +12,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QLabel, QMenu, QSlider, QToolBar
 
-from lenet_gui.core.session import provider_info
+from lenet_gui.core.runtime import provider_info  # no onnx import before the first paint
 from lenet_gui.ui import examples_menu
 from lenet_gui.ui.canvas import ERASER, MAX_PEN_SIZE, MIN_PEN_SIZE, PEN
 

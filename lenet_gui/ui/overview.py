@@ -9,11 +9,15 @@ scrolling sideways. objectName ``networkOverview``.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # graph imports onnx, which the window loads after its first paint
+    from lenet_gui.core.graph import Layer
+
 from PySide6.QtCore import QEvent, QSize, Qt, Signal
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QScrollArea, QSizePolicy, QVBoxLayout, QWidget
 
-from lenet_gui.core.graph import Layer
 from lenet_gui.ui.overview_canvas import OverviewCanvas
 
 MIN_HEIGHT = 90  # a small window (780×580) keeps the rest of the layout usable

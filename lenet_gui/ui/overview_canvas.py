@@ -15,12 +15,16 @@ Left/Right/Home/End move the selection.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # graph imports onnx, which the window loads after its first paint
+    from lenet_gui.core.graph import Layer
+
 import numpy as np
 from PySide6.QtCore import QEvent, QLine, QPoint, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
-from lenet_gui.core.graph import Layer
 from lenet_gui.ui import layer_text, overview_plan, theme
 from lenet_gui.ui.mosaic import Geometry, Mosaic
 from lenet_gui.ui.overview_plan import Column, Plan

@@ -19,11 +19,15 @@ ones and says how many more there are.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # graph imports onnx, which the window loads after its first paint
+    from lenet_gui.core.graph import Layer
+
 import math
 from dataclasses import dataclass, field
 from typing import Callable
 
-from lenet_gui.core.graph import Layer
 from lenet_gui.ui import layer_text
 from lenet_gui.ui.feature_maps import map_layout
 

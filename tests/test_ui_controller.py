@@ -1,0 +1,197 @@
+"""The inference controller: quick models inline, slow ones on a worker that keeps only
+the newest request, shows that it is running and can be cancelled."""
+
+import threading
+import time
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+from lenet_gui.core import preprocess
+from lenet_gui.core.runtime import Prediction
+from lenet_gui.core.session import ModelSession
+from lenet_gui.ui.controller import InferenceController
+
+F = TensorProto.FLOAT
+
+
+class SlowSession:
+    """Takes ``seconds`` per run, stops early when the run options say so, records its inputs."""
+
+    spec = preprocess.LENET5_SPEC
+    labels = [str(i) for i in range(10)]
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.ran: list[float] = []
+        self.stopped = 0
+        self.threads: set[str] = set()
+
+    def run(self, tensor, prepared=None, run_options=None):
+        self.threads.add(threading.current_thread().name)
+        started = time.perf_counter()
+        while time.perf_counter() - started < self.seconds:
+            if run_options is not None and run_options.terminate:
+                self.stopped += 1
+                raise RuntimeError("Exiting due to terminate flag being set to true.")
+            time.sleep(0.002)
+        value = float(tensor.ravel()[0])
+        self.ran.append(value)
+        probs = np.full(10, 0.1, np.float32)
+        return Prediction(int(value) % 10, str(int(value) % 10), probs, probs, {}, time.perf_counter() - started, prepared)
+
+
+def numbered_source():
+    """A source whose n-th input has n in its first pixel, so a result says which input it read."""
+    count = [0]
+
+    def source(spec):
+        count[0] += 1
+        tensor = np.full((1, 1, 32, 32), float(count[0]), np.float32)
+        return preprocess.Prepared(np.zeros((28, 28), np.float32), np.zeros((32, 32), np.float32), tensor)
+
+    return source, count
+
+
+def slow_loop_model(path, trips=50_000_000):
+    """A classifier whose logits come out of a Loop of ``trips`` additions: seconds per run."""
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["cond_in"], ["cond_out"]), helper.make_node("Add", ["acc_in", "one"], ["acc_out"])],
+        "body",
+        [helper.make_tensor_value_info("i", TensorProto.INT64, []), helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("acc_in", F, [1, 10])],
+        [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []), helper.make_tensor_value_info("acc_out", F, [1, 10])],
+        [helper.make_tensor("one", F, [1], [1.0])],
+    )
+    nodes = [
+        helper.make_node("ReduceMean", ["image"], ["m"], keepdims=0),
+        helper.make_node("Reshape", ["m", "shape"], ["m2"]),
+        helper.make_node("Expand", ["m2", "shape10"], ["start"]),
+        helper.make_node("Loop", ["trips", "cond", "start"], ["logits"], body=body),
+    ]
+    graph = helper.make_graph(
+        nodes, "slow", [helper.make_tensor_value_info("image", F, [1, 1, 32, 32])],
+        [helper.make_tensor_value_info("logits", F, [1, 10])],
+        [helper.make_tensor("trips", TensorProto.INT64, [], [trips]), helper.make_tensor("cond", TensorProto.BOOL, [], [True]),
+         helper.make_tensor("shape", TensorProto.INT64, [2], [1, 1]), helper.make_tensor("shape10", TensorProto.INT64, [2], [1, 10])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
+@pytest.fixture
+def controller(qtbot):
+    c = InferenceController(None)
+    yield c
+    c.cancel()
+
+
+def test_a_quick_model_runs_inline_after_its_first_run(controller, qtbot):
+    source, count = numbered_source()
+    session = ModelSession(provider="cpu")
+    controller.set_source(source)
+    results = []
+    controller.resultReady.connect(results.append)
+    controller.set_session(session)
+    controller.flush()  # the first run of a new session goes to the worker
+    assert len(results) == 1 and not controller.is_running()
+    controller.request()
+    controller.flush()
+    assert len(results) == 2  # inline: delivered before flush returns, no waiting
+    assert threading.current_thread() is threading.main_thread()
+
+
+def test_only_the_newest_request_is_run_and_shown(controller, qtbot):
+    source, count = numbered_source()
+    slow = SlowSession(0.3)
+    controller.set_source(source)
+    results = []
+    controller.resultReady.connect(results.append)
+    controller._session = slow  # no request yet
+    controller.run_now()  # input 1: the worker starts on it
+    qtbot.waitUntil(lambda: bool(slow.threads), timeout=2000)
+    for _ in range(5):  # inputs 2..6 while 1 runs: only 6 is kept
+        controller.run_now()
+    assert controller.is_running()
+    qtbot.waitUntil(lambda: len(slow.ran) == 2, timeout=5000)
+    qtbot.waitUntil(lambda: not controller.is_running(), timeout=5000)
+    qtbot.wait(50)
+    assert slow.ran == [1.0, 6.0]  # 2..5 were never run
+    assert [r.prepared.tensor.ravel()[0] for r in results] == [6.0]  # 1 was stale when it came back
+    assert slow.threads == {"lenet-gui inference"}
+
+
+def test_a_slow_run_shows_busy_and_cancel_keeps_the_last_result(controller, qtbot):
+    source, count = numbered_source()
+    slow = SlowSession(0.05)
+    controller.set_source(source)
+    results, busy, cancelled = [], [], []
+    controller.resultReady.connect(results.append)
+    controller.busyChanged.connect(busy.append)
+    controller.cancelled.connect(lambda: cancelled.append(True))
+    controller.set_session(slow)
+    controller.flush()
+    assert len(results) == 1 and busy == []  # quicker than the busy delay: no flicker
+    slow.seconds = 30.0
+    controller.request()
+    qtbot.waitUntil(lambda: busy == [True], timeout=3000)
+    ticks = []
+    timer_started = time.perf_counter()
+    while time.perf_counter() - timer_started < 0.2:  # the GUI thread is free meanwhile
+        qtbot.wait(10)
+        ticks.append(1)
+    assert len(ticks) >= 5
+    controller.cancel()
+    assert busy == [True, False] and cancelled == [True]
+    qtbot.waitUntil(lambda: slow.stopped == 1, timeout=3000)
+    qtbot.wait(50)
+    assert len(results) == 1 and controller.last_result is results[0]
+
+
+def test_cancel_stops_onnxruntime_in_a_long_loop(controller, qtbot, tmp_path):
+    session = ModelSession(slow_loop_model(tmp_path / "slow.onnx"), provider="cpu")
+    source, _ = numbered_source()
+    controller.set_source(source)
+    failed = []
+    controller.failed.connect(failed.append)
+    controller._session = session
+    controller.run_now()
+    qtbot.waitUntil(controller.is_running, timeout=2000)
+    qtbot.wait(200)
+    started = time.perf_counter()
+    controller.cancel()
+    qtbot.waitUntil(lambda: not controller.is_running(), timeout=5000)
+    assert time.perf_counter() - started < 2.0  # stopped, not run to its end
+    qtbot.wait(50)
+    assert failed == [] and controller.last_result is None
+
+
+def test_the_window_shows_running_and_cancel_and_keeps_drawing(qtbot):
+    from lenet_gui.core.drawing import Drawing
+    from lenet_gui.ui.main_window import MainWindow
+    from lenet_gui.ui.settings import AppSettings
+
+    window = MainWindow(settings=AppSettings(persistent=False), restore=False, interactive=False)
+    qtbot.addWidget(window)
+    window.show()
+    window.flush()
+    assert not window.busy.isVisible()
+    slow = SlowSession(30.0)
+    window.controller.set_session(slow)
+    window.canvas.set_drawing(Drawing(280, 280, [[(140, 40), (140, 240)]]))
+    qtbot.waitUntil(lambda: window.busy.isVisible(), timeout=3000)
+    assert "Running" in window.busy.label.text()
+    # The canvas keeps taking ink while the model runs.
+    window.canvas.set_drawing(Drawing(280, 280, [[(100, 40), (100, 240)], [(60, 100), (200, 100)]]))
+    qtbot.wait(50)
+    assert len(window.canvas.drawing().strokes) == 2
+    window.busy.cancel_button.click()
+    assert not window.busy.isVisible()
+    assert "cancelled" in window.statusBar().currentMessage()
+    qtbot.waitUntil(lambda: slow.stopped >= 1, timeout=3000)
+    assert len(window.canvas.drawing().strokes) == 2
+    window.close()
