@@ -9,8 +9,9 @@ SHARED ?= ../shared/data
 run: $(VENV)/.run-installed
 	$(VENV)/bin/lenet-gui
 
+# Every test: the train extra is installed, so the training tests must run, not skip.
 test: $(VENV)/.test-installed
-	QT_QPA_PLATFORM=offscreen $(PY) -m pytest
+	QT_QPA_PLATFORM=offscreen LENET_GUI_REQUIRE_TRAIN=1 $(PY) -m pytest
 
 bench: $(VENV)/.test-installed
 	QT_QPA_PLATFORM=offscreen $(PY) -m benchmarks
