@@ -315,6 +315,17 @@ def test_the_border_is_exactly_the_outermost_ring():
     assert np.allclose(out, 1.0 - page, atol=0.01)  # inverted, background 0, light paper 1
 
 
+def test_a_border_half_light_half_dark_is_read_as_light_ink():
+    # 16 of the 32 border values light, 16 dark: the median is exactly 0.5, which is
+    # not "light paper", so nothing is inverted and the light pixels are the ink.
+    page = np.zeros((8, 8))
+    page[0, :] = 1.0  # top row light, bottom row dark
+    page[1:4, 0] = page[1:4, -1] = 1.0  # three light, three dark down each side
+    page[3:5, 3:5] = 1.0  # and a light mark in the middle
+    out = grey((page * 255).astype(np.uint8))
+    assert np.array_equal(out, page.astype(np.float32))
+
+
 def test_normalisation_boundaries():
     ink = np.zeros((5, 5))
     ink[2, 2] = 0.08  # exactly the weakest mark that counts
