@@ -56,11 +56,28 @@ def test_a_tiny_segment_inside_the_eraser_goes():
 
 
 def test_pieces_end_exactly_on_the_strokes_own_points():
-    # 0.1 + (0.3 − 0.1) is 0.30000000000000004 in floating point: the kept end is the point itself.
-    out = erase([[(0.1, 0.0), (0.3, 0.0)]], [(0.1, 0.0)], 0.05, min_piece=0.0)
-    assert len(out) == 1 and out[0][-1] == (0.3, 0.0)
-    head = erase([[(0.3, 0.0), (0.1, 0.0)]], [(0.1, 0.0)], 0.05, min_piece=0.0)
-    assert head[0][0] == (0.3, 0.0)
+    # 0.2 + (0.9 − 0.2) is 0.9000000000000001 in floating point: the kept end is the point itself.
+    out = erase([[(0.2, 0.0), (0.9, 0.0)]], [(0.2, 0.0)], 0.05, min_piece=0.0)
+    assert len(out) == 1 and out[0][-1] == (0.9, 0.0)
+
+
+def test_empty_strokes_are_dropped_and_the_rest_still_erased():
+    out = erase([[], [(0.0, 0.0), (100.0, 0.0)], [], [(50.0, 0.0)]], [(50.0, 0.0)], 5.0)
+    assert len(out) == 2 and out[0][0] == (0.0, 0.0) and out[1][0] == pytest.approx((55.0, 0.0))
+
+
+def test_a_segment_erased_from_a_vertex_on_the_edge_keeps_the_piece_before_it():
+    # The vertex (10, 0) is exactly on the dab's edge: the first segment is untouched,
+    # the second wholly erased, and the first survives as a piece of its own.
+    assert erase([[(0.0, 0.0), (10.0, 0.0), (20.0, 0.0)]], [(15.0, 0.0)], 5.0) == [[(0.0, 0.0), (10.0, 0.0)]]
+
+
+def test_a_segment_starting_on_the_edge_and_cut_again_further_on():
+    # The first segment goes (its end on the edge of the first capsule); the second
+    # starts there untouched and crosses the eraser's last capsule at y ∈ [16, 24].
+    out = erase([[(0.0, 0.0), (10.0, 0.0), (10.0, 30.0)]],
+                [(2.0, 0.0), (6.0, 0.0), (0.0, 20.0), (20.0, 20.0)], 4.0)
+    assert out == [[(10.0, 0.0), (10.0, 16.0)], [(10.0, 24.0), (10.0, 30.0)]]
 
 
 def test_a_cut_ending_exactly_on_a_corner_leaves_the_next_segment_whole():
