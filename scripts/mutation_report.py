@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
             entry[1] += v in CAUGHT or v in SURVIVED or v in NOT_TESTED
         total_caught += caught
         total_all += counted
-        if args.floor is not None and not score >= args.floor:
+        if args.floor is not None and not round(score, 1) >= args.floor:  # as printed
             below.append(module)
     print(f"\n{'module':<22}{'mutants':>8}{'caught':>8}{'survived':>9}{'no test':>8}{'score':>8}")
     for module, counted, caught, survived, untested, score in rows:
