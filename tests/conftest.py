@@ -13,6 +13,13 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest  # noqa: E402
+from hypothesis import settings as _hypothesis_settings  # noqa: E402
+
+# Mutation testing (scripts/mutation_report.py) sets HYPOTHESIS_PROFILE=mutation so
+# that the property tests draw the same examples for every mutant: a score that
+# moves between runs would make its CI floor flaky.
+_hypothesis_settings.register_profile("mutation", derandomize=True, database=None)
+_hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 DATA = Path(__file__).parent / "data"
 

@@ -70,7 +70,7 @@ def test_a_screenshot_of_a_bad_file_fails_cleanly(qapp, tmp_path, capsys):
     assert not (tmp_path / "x.png").exists()
 
 
-def test_unavailable_providers_are_greyed_with_the_reason(window):
+def test_unavailable_providers_are_greyed_with_the_reason(window, draw, qtbot):
     info = provider_info()
     cuda = window.actions.providers["cuda"]
     assert cuda.isEnabled() == info["cuda"].available
@@ -79,7 +79,12 @@ def test_unavailable_providers_are_greyed_with_the_reason(window):
         assert "not available" in cuda.text()
     assert window.actions.providers["cpu"].isEnabled() and window.actions.providers["auto"].isEnabled()
     assert window.provider_label.text() == f"Provider: {window.session.provider}"
-    assert "ms" in window.timing_label.text() or window.last_result is None
+    # No drawing, no timing; the first reading shows how long it took.
+    assert window.last_result is None and window.timing_label.text() == ""
+    draw(window.canvas, [(140, 40), (140, 240)])
+    window.flush()
+    qtbot.waitUntil(lambda: window.last_result is not None)
+    assert window.timing_label.text().startswith("Inference ") and window.timing_label.text().endswith(" ms")
 
 
 def test_choosing_cuda_without_it_falls_back_to_the_cpu_with_a_message(window, draw, qtbot, monkeypatch):

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 from PySide6.QtCore import QEvent, QPointF, Qt
-from PySide6.QtGui import QMouseEvent
+from PySide6.QtGui import QMouseEvent, QPalette
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QLabel, QWidget
 
@@ -192,7 +192,10 @@ def test_the_dark_scheme_repaints_everything(window, draw, qtbot):
         assert window.canvas.grab().toImage().pixelColor(paper.left() + 4, paper.top() + 4).lightness() < 100
     finally:
         window.set_color_scheme("system")
-    assert not theme.is_dark(app.palette()) or theme.is_dark(theme.scheme_manager(app).system_palette)
+    # Back to the system's scheme: the system's own palette again, light or dark.
+    system = theme.scheme_manager(app).system_palette
+    assert theme.is_dark(app.palette()) == theme.is_dark(system)
+    assert app.palette().color(QPalette.ColorRole.Window) == system.color(QPalette.ColorRole.Window)
 
 
 def test_controls_have_accessible_names(window):

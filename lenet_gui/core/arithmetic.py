@@ -240,9 +240,10 @@ def conv_transpose_output_size(n: int, kernel: int, stride: int = 1, pad_begin: 
     else:
         total = None
     if total is not None:
-        # onnxruntime puts the odd pixel of padding first for SAME_UPPER, last otherwise.
+        # The odd pixel comes off the end for SAME_UPPER and off the start otherwise
+        # (the spec; onnxruntime since 1.13/1.14, which had them the other way before).
         big, small = total - total // 2, total // 2
-        pad_begin, pad_end = (big, small) if auto_pad == "SAME_UPPER" else (small, big)
+        pad_begin, pad_end = (small, big) if auto_pad == "SAME_UPPER" else (big, small)
         return AxisResult(size, formula, pad_begin, pad_end, kernel_eff)
 
     if auto_pad == "VALID":
