@@ -28,6 +28,7 @@ class LayerRow(QFrame):
     unitHovered = Signal(int, int, int)
     hoverLeft = Signal()
     mapActivated = Signal(int)
+    unitActivated = Signal(int, int, int)
     kernelsRequested = Signal()
 
     def __init__(self, layer: Layer, name: LayerName, signed: bool, input_size: tuple[int, int] | None,
@@ -117,6 +118,7 @@ class LayerRow(QFrame):
         self.maps.unitHovered.connect(self.unitHovered)
         self.maps.hoverLeft.connect(self.hoverLeft)
         self.maps.mapActivated.connect(self.mapActivated)
+        self.maps.unitActivated.connect(self.unitActivated)
         self._maps_layout.addWidget(self.maps)
 
     def set_tile_size(self, size: int) -> None:

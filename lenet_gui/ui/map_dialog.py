@@ -43,6 +43,8 @@ class FeatureMapDialog(QDialog):
     #: (layer, map, row, column) under the pointer, so the main window can outline it too.
     unitHovered = Signal(object, int, int, int)
     hoverLeft = Signal()
+    #: (layer, map, row, column) clicked or chosen with Enter: the unit inspector explains it.
+    unitActivated = Signal(object, int, int, int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -127,6 +129,7 @@ class FeatureMapDialog(QDialog):
         self.maps.setAccessibleName(f"Enlarged map of {title}")
         self.maps.unitHovered.connect(self._hovered)
         self.maps.hoverLeft.connect(self._left)
+        self.maps.unitActivated.connect(self._activated)
         self._map_holder.addWidget(self.maps)
         self._map_holder.addStretch(1)
         self.spin.blockSignals(True)
@@ -196,6 +199,10 @@ class FeatureMapDialog(QDialog):
         self.input_view.set_highlight(box)
         channel = self.channel if self.kind == "maps" else tile
         self.unitHovered.emit(self.layer, channel, row, col)
+
+    def _activated(self, tile: int, row: int, col: int) -> None:
+        channel = self.channel if self.kind == "maps" else tile
+        self.unitActivated.emit(self.layer, channel, row, col)
 
     def _left(self) -> None:
         self.input_view.set_highlight(None)

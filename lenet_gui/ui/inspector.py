@@ -1,0 +1,305 @@
+"""The unit inspector: a dock that shows how one unit of one layer was computed.
+
+It follows the pen: every new Result explains the same unit again with the new
+numbers. Previous/Next step the unit across its map in row-major order, the
+way a kernel slides; Play walks a whole row or map at a readable pace (Space
+pauses). The arithmetic is the Explainer's (lenet_gui.core.explain); this file
+only chooses the unit and hands the Explanation to ExplanationView.
+
+objectName ``unitInspector``.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence, QPalette, QShortcut
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDockWidget,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from lenet_gui.core import unit_cursor
+from lenet_gui.core.explanation import Explanation
+from lenet_gui.ui.explanation_view import ExplanationView
+
+DEFAULT_RATE = 4  # units a second while playing: slow enough to read the sum change
+MAX_RATE = 30
+PLAY_SCOPES = (("Row", unit_cursor.ROW), ("Map", unit_cursor.MAP))
+
+
+class InspectorDock(QDockWidget):
+    """Select a unit with ``select``; feed results with ``show_result``."""
+
+    #: (layer name, unit, Explanation or None) after every new explanation or selection.
+    unitShown = Signal(str, tuple, object)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Unit Inspector", parent)
+        self.setObjectName("unitInspector")
+        self.setAllowedAreas(Qt.DockWidgetArea.RightDockWidgetArea | Qt.DockWidgetArea.LeftDockWidgetArea
+                             | Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.explainer = None
+        self._layers: dict[str, object] = {}
+        self._titles: dict[str, str] = {}
+        self.result = None
+        self.layer_name: str | None = None
+        self.unit: tuple[int, ...] | None = None
+        self.explanation: Explanation | None = None
+
+        body = QWidget(self)
+        body.setObjectName("inspectorBody")
+        self.heading = QLabel("No unit selected", body)
+        self.heading.setObjectName("inspectorHeading")
+        font = self.heading.font()
+        font.setBold(True)
+        font.setPointSizeF(font.pointSizeF() * 1.1)
+        self.heading.setFont(font)
+        self.heading.setWordWrap(True)
+        self.where = QLabel("", body)
+        self.where.setObjectName("inspectorWhere")
+        self.where.setWordWrap(True)
+        self.where.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+
+        self.previous = QPushButton("◀ Previous", body)
+        self.previous.setToolTip("The unit before this one, row by row (Left arrow)")
+        self.previous.clicked.connect(lambda: self.step(-1))
+        self.next = QPushButton("Next ▶", body)
+        self.next.setToolTip("The next unit, row by row, like a sliding kernel (Right arrow)")
+        self.next.clicked.connect(lambda: self.step(1))
+        self.play_button = QPushButton("Play", body)
+        self.play_button.setObjectName("inspectorPlay")
+        self.play_button.setCheckable(True)
+        self.play_button.setToolTip("Step through the whole row or map on its own (Space pauses)")
+        self.play_button.toggled.connect(self._play_toggled)
+        self.scope = QComboBox(body)
+        self.scope.setAccessibleName("What Play walks through")
+        for text, key in PLAY_SCOPES:
+            self.scope.addItem(f"the {text.lower()}", key)
+        self.scope.setCurrentIndex(1)
+        self.rate = QSpinBox(body)
+        self.rate.setAccessibleName("Units per second while playing")
+        self.rate.setRange(1, MAX_RATE)
+        self.rate.setValue(DEFAULT_RATE)
+        self.rate.setSuffix(" units/s")
+        self.rate.valueChanged.connect(self._rate_changed)
+        for widget in (self.previous, self.next, self.play_button, self.scope, self.rate):
+            widget.setFocusPolicy(Qt.FocusPolicy.TabFocus)  # a click leaves the keys with the inspector
+
+        navigation = QHBoxLayout()
+        navigation.setSpacing(6)
+        navigation.addWidget(self.previous)
+        navigation.addWidget(self.next)
+        navigation.addSpacing(8)
+        navigation.addWidget(self.play_button)
+        navigation.addWidget(self.scope)
+        navigation.addWidget(self.rate)
+        navigation.addStretch(1)
+
+        self.view = ExplanationView()
+        self.view.sourceClicked.connect(self.select)
+        self.scroll = QScrollArea(body)
+        self.scroll.setObjectName("inspectorScroll")
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll.setWidget(self.view)
+        self.scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # its arrow keys step units instead of scrolling
+
+        layout = QVBoxLayout(body)
+        layout.setContentsMargins(8, 4, 4, 4)
+        layout.setSpacing(6)
+        layout.addWidget(self.heading)
+        layout.addWidget(self.where)
+        layout.addLayout(navigation)
+        layout.addWidget(self.scroll, 1)
+        body.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        body.setMinimumWidth(440)
+        self.setWidget(body)
+        self.setFocusProxy(body)
+
+        self.timer = QTimer(self)
+        self.timer.setInterval(1000 // DEFAULT_RATE)
+        self.timer.timeout.connect(self.advance)
+
+        # The keys work wherever the focus is inside the dock, not only on its background.
+        context = Qt.ShortcutContext.WidgetWithChildrenShortcut
+        for key, slot in ((Qt.Key.Key_Left, lambda: self.step(-1)), (Qt.Key.Key_Right, lambda: self.step(1)),
+                          (Qt.Key.Key_Up, lambda: self.step_row(-1)), (Qt.Key.Key_Down, lambda: self.step_row(1)),
+                          (Qt.Key.Key_Space, self.toggle_play)):
+            shortcut = QShortcut(QKeySequence(key), body)
+            shortcut.setContext(context)
+            shortcut.activated.connect(slot)
+        self._update_buttons()
+
+    # --- the model ------------------------------------------------------------------------------------
+    def set_explainer(self, explainer, layers, titles: dict[str, str]) -> None:
+        """A new model: its Explainer, its layers and their short titles (layer name → "C3 · convolution")."""
+        self.pause()
+        self.explainer = explainer
+        self._layers = {layer.name: layer for layer in layers if layer.name}
+        self._titles = dict(titles)
+        self.view.set_titles({name: title.split(" · ")[0] for name, title in titles.items()})
+        if self.layer_name not in self._layers:
+            self.layer_name, self.unit, self.explanation = None, None, None
+            self.heading.setText("No unit selected")
+            self.where.setText("")
+            self.view.show_message("Click a unit in the layer panel, or move to one with the arrow keys and press Enter.")
+        self._update_buttons()
+
+    def shape(self) -> tuple[int, ...] | None:
+        layer = self._layers.get(self.layer_name)
+        if layer is None:
+            return None
+        if self.result is not None and layer.output in self.result.activations:
+            return tuple(self.result.activations[layer.output].shape)
+        return None if layer.output_shape is None else tuple(int(d or 1) for d in layer.output_shape[1:])
+
+    # --- choosing the unit ---------------------------------------------------------------------------
+    def select(self, layer_name: str, unit) -> bool:
+        """Explain ``unit`` of ``layer_name``; shows the dock. False for a layer the model lacks."""
+        if layer_name not in self._layers:
+            return False
+        self.layer_name = layer_name
+        shape = self.shape()
+        self.unit = unit_cursor.clamp_unit(shape, tuple(unit)) if shape else tuple(int(i) for i in unit)
+        if not self.isVisible():
+            self.show()
+        self.raise_()
+        self._explain()
+        return True
+
+    def step(self, delta: int) -> None:
+        shape = self.shape()
+        if shape is None or self.unit is None:
+            return
+        unit = unit_cursor.step(shape, self.unit, delta)
+        if unit != self.unit:
+            self.unit = unit
+            self._explain()
+
+    def step_row(self, delta: int) -> None:
+        """Up and down: a whole row of the map (one unit for vectors)."""
+        shape = self.shape()
+        if shape is None:
+            return
+        self.step(delta * (shape[-1] if len([n for n in shape if n > 1]) >= 2 else 1))
+
+    # --- playing ------------------------------------------------------------------------------------------
+    def play_scope(self) -> str:
+        return self.scope.currentData()
+
+    def is_playing(self) -> bool:
+        return self.timer.isActive()
+
+    def play(self) -> None:
+        if self.unit is None or self.shape() is None:
+            return
+        if unit_cursor.scope_end(self.shape(), self.unit, self.play_scope()):
+            self.unit = unit_cursor.scope_start(self.shape(), self.unit, self.play_scope())  # play it again
+            self._explain()
+        self.timer.start()
+        self._sync_play_button()
+
+    def pause(self) -> None:
+        self.timer.stop()
+        self._sync_play_button()
+
+    def toggle_play(self) -> None:
+        self.pause() if self.is_playing() else self.play()
+
+    def advance(self) -> None:
+        """One tick of Play: the next unit, stopping at the end of the row or map."""
+        shape = self.shape()
+        if shape is None or self.unit is None:
+            self.pause()
+            return
+        if unit_cursor.scope_end(shape, self.unit, self.play_scope()):
+            self.pause()
+            return
+        self.step(1)
+        if unit_cursor.scope_end(shape, self.unit, self.play_scope()):
+            self.pause()
+
+    def _play_toggled(self, checked: bool) -> None:
+        if checked != self.is_playing():
+            self.play() if checked else self.pause()
+
+    def _sync_play_button(self) -> None:
+        playing = self.is_playing()
+        self.play_button.blockSignals(True)
+        self.play_button.setChecked(playing)
+        self.play_button.blockSignals(False)
+        self.play_button.setText("Pause" if playing else "Play")
+
+    def _rate_changed(self, rate: int) -> None:
+        self.timer.setInterval(max(1, 1000 // max(1, rate)))
+
+    # --- results ----------------------------------------------------------------------------------------
+    def show_result(self, result) -> None:
+        """A new Result (or None for an empty canvas): explain the same unit again with its numbers."""
+        self.result = result
+        if self.layer_name is not None and self.isVisible():
+            self._explain()
+
+    def _explain(self) -> None:
+        layer = self._layers.get(self.layer_name)
+        if layer is None or self.unit is None:
+            return
+        shape = self.shape() or ()
+        title = self._titles.get(self.layer_name, layer.display_name)
+        self.heading.setText(f"{title} — {unit_cursor.describe(shape, self.unit)}")
+        self.setWindowTitle(f"Unit Inspector: {title.split(' · ')[0]}")
+        self.explanation = None
+        if self.explainer is None:
+            self.view.show_message("No model is open.")
+        elif self.result is None:
+            self.view.show_message("Draw a digit: this unit is then worked out with the numbers of your drawing.")
+        else:
+            try:
+                self.explanation = self.explainer.explain(self.result, self.layer_name, self.unit)
+            except Exception as exc:  # a rule's bug must not reach the person as a traceback
+                first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                self.view.show_message(f"This unit cannot be explained: {first}")
+            else:
+                self.view.show_explanation(self.explanation)
+        self.where.setText(self._where_text())
+        self._update_buttons()
+        self.unitShown.emit(self.layer_name, tuple(self.unit), self.explanation)
+
+    def _where_text(self) -> str:
+        explanation = self.explanation
+        if explanation is None or explanation.input_box is None:
+            return ""
+        top, left, height, width = explanation.input_box
+        return (f"Sees input rows {top}–{top + height - 1}, columns {left}–{left + width - 1} "
+                f"({height}×{width}), outlined on the network input.")
+
+    def input_box(self) -> tuple[int, int, int, int] | None:
+        """The receptive field of the unit shown as (y0, x0, y1, x1), the network input's convention."""
+        if self.explanation is None or self.explanation.input_box is None:
+            return None
+        top, left, height, width = self.explanation.input_box
+        return top, left, top + height, left + width
+
+    def _update_buttons(self) -> None:
+        shape = self.shape()
+        has_unit = shape is not None and self.unit is not None
+        total = 1
+        for n in shape or ():
+            total *= n
+        index = unit_cursor.flat_index(shape, self.unit) if has_unit else 0
+        self.previous.setEnabled(has_unit and index > 0)
+        self.next.setEnabled(has_unit and index < total - 1)
+        self.play_button.setEnabled(has_unit and total > 1)
+
+    def hideEvent(self, event) -> None:
+        self.pause()
+        super().hideEvent(event)
