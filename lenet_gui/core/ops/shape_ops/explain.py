@@ -1,0 +1,3 @@
+"""Explain rules (filled in below)."""
+
+EXPLAIN_RULES: dict = {}
