@@ -23,11 +23,11 @@ from lenet_gui.core.explanation import Explanation, Grid, Term
 from lenet_gui.ui import theme
 
 MIN_CELL = 12
-MAX_CELL = 34
-VALUE_CELL = 26  # cells at least this wide show their value
-ROW_LABEL_WIDTH = 78
-GRID_GAP = 26  # room for "×" and "=" between the grids of a row
-SUM_WIDTH = 96
+MAX_CELL = 44
+VALUE_CELL = 24  # cells at least this wide show their value
+ROW_LABEL_WIDTH = 2  # the grids' titles say which channel a row reads
+GRID_GAP = 24  # room for "×" and "=" between the grids of a row
+SUM_WIDTH = 92
 TITLE_HEIGHT = 16
 ROW_GAP = 10
 TOP_TERMS = 12  # terms listed one by one; the rest are summed in one line
@@ -203,7 +203,6 @@ class GridTable(QWidget):
         hatch = QBrush(dim, Qt.BrushStyle.BDiagPattern)
         pad_fill = palette.color(QPalette.ColorRole.Window).darker(112 if not dark else 80)
         outline = theme.highlight_outline(palette)
-        row_top = {}
         for r, g, rect in self._layout_rects():
             grid = self._rows[r][g]
             values = np.asarray(grid.values, dtype=float)
@@ -213,7 +212,9 @@ class GridTable(QWidget):
             padding = None if grid.padding is None else np.asarray(grid.padding, dtype=bool).reshape(values.shape)
             painter.setFont(small)
             painter.setPen(dim)
-            title_rect = QRectF(rect.x() - 4, rect.y() - TITLE_HEIGHT, max(rect.width() + GRID_GAP - 4, 60), TITLE_HEIGHT)
+            last = g == len(self._rows[r]) - 1  # the last title may run on to the widget's edge
+            room = self.width() - rect.x() if last else rect.width() + GRID_GAP - 4
+            title_rect = QRectF(rect.x(), rect.y() - TITLE_HEIGHT, max(room, 40), TITLE_HEIGHT)
             painter.drawText(title_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
                              QFontMetrics(small).elidedText(grid.title, Qt.TextElideMode.ElideRight, int(title_rect.width())))
             painter.setFont(cell_font)
@@ -240,7 +241,6 @@ class GridTable(QWidget):
                 hi, hj = grid.highlight
                 painter.setPen(QPen(outline, 3))
                 painter.drawRect(QRect(rect.x() + hj * c + 1, rect.y() + hi * c + 1, c - 3, c - 3))
-            row_top.setdefault(r, rect)
             if self._products and g < 2:  # the operators between patch, kernel and products
                 painter.setFont(self.font())
                 painter.setPen(text_color)
@@ -253,19 +253,7 @@ class GridTable(QWidget):
                 total = float(np.nansum(values))
                 painter.drawText(QRectF(rect.right() + 8, rect.y(), SUM_WIDTH - 8, rect.height()),
                                  Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, f"Σ = {number(total)}")
-        # Row labels: the first grid's title says which input channel the row reads.
-        painter.setFont(small)
-        painter.setPen(text_color)
-        for r, rect in row_top.items():
-            label = self._row_label(r)
-            painter.drawText(QRectF(0, rect.y(), ROW_LABEL_WIDTH - 6, rect.height()),
-                             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter | Qt.TextFlag.TextWordWrap, label)
         painter.end()
-
-    def _row_label(self, r: int) -> str:
-        if self._products:
-            return f"row {r + 1}"
-        return f"window {r + 1}" if len(self._rows) > 1 else "window"
 
     # --- pointer ------------------------------------------------------------------------------
     def tooltip_text(self, pos) -> str | None:
@@ -381,21 +369,25 @@ class ExplanationView(QWidget):
 
     @staticmethod
     def verdict_html(explanation: Explanation, palette: QPalette) -> str:
-        runtime = f"onnxruntime returned <b>{html.escape(number(explanation.runtime_value, 6))}</b>"
+        """The working's value beside onnxruntime's, ✓ or ✗, and the tolerance the check used."""
+        worked = f"Worked out: <b>{html.escape(number(explanation.value, 6))}</b>"
+        runtime = f"onnxruntime: <b>{html.escape(number(explanation.runtime_value, 6))}</b>"
         agrees = explanation.agrees
         tolerance = f"{explanation.tolerance:g}"
+        dim = palette.color(QPalette.ColorRole.PlaceholderText).name()
         if agrees is True:
             color = theme.ok_color(palette).name()
-            return (f"{runtime} <span style='color:{color}; font-weight:bold; font-size:large'>✓</span> "
-                    f"<span>the working agrees (within {tolerance} relative)</span>")
+            return (f"{worked} &nbsp;·&nbsp; {runtime} <span style='color:{color}; font-weight:bold; "
+                    f"font-size:large'>✓</span><br><span style='color:{dim}'>The two agree within {tolerance} "
+                    f"relative.</span>")
         if agrees is False:
             color = theme.bad_color(palette).name()
-            difference = ""
-            if explanation.value is not None and explanation.runtime_value is not None:
-                difference = f": the working gives {html.escape(number(explanation.value, 6))}"
-            return (f"{runtime} <span style='color:{color}; font-weight:bold; font-size:large'>✗</span> "
-                    f"<span style='color:{color}'>does not agree within {tolerance} relative{difference}</span>")
-        return f"{runtime}; nothing to compare it with."
+            return (f"{worked} &nbsp;·&nbsp; {runtime} <span style='color:{color}; font-weight:bold; "
+                    f"font-size:large'>✗</span><br><span style='color:{color}'>The two differ by more than "
+                    f"{tolerance} relative.</span>")
+        if explanation.value is None:
+            return f"{runtime}<br><span style='color:{dim}'>There is no working to compare it with.</span>"
+        return f"{worked}<br><span style='color:{dim}'>onnxruntime's value is not known for this unit.</span>"
 
     def _source_name(self, term: Term) -> str:
         where = ", ".join(str(i) for i in term.source_unit)
@@ -445,13 +437,8 @@ class ExplanationView(QWidget):
         if not explanation.steps:
             self.steps.hide()
             return
-        lines = []
-        for step in explanation.steps:
-            text = step.text
-            if step.value is not None and "=" not in text:
-                text = f"{text} = {number(step.value)}"
-            lines.append(html.escape(text))
-        self.steps.setText("<br>".join(lines))
+        # A step's text already carries its number ("+ bias 0.0237 = −1.2967").
+        self.steps.setText("<br>".join(html.escape(step.text) for step in explanation.steps))
         self.steps.show()
 
     # --- walking back ----------------------------------------------------------------------------
@@ -483,18 +470,27 @@ class ExplanationView(QWidget):
 
 
 def _grid_source(explanation: Explanation, row: int, grid: int, i: int, j: int):
-    """(layer, unit) behind a cell of a row's first grid (the input patch), when the working says."""
-    if grid != 0 or not explanation.rows:
+    """(layer, unit) behind cell (i, j) of a row's input patch: the term that read it, when there is one.
+
+    The cell's input position comes from where the window was taken (start,
+    dilation); the term with that source unit confirms it and names the layer,
+    so a cell never links to a unit the working did not use.
+    """
+    if grid != 0 or row >= len(explanation.rows) or not explanation.terms:
         return None
-    sources = explanation.window.get("sources") if isinstance(explanation.window, dict) else None
-    if not sources or row >= len(sources):
+    window = explanation.window if isinstance(explanation.window, dict) else {}
+    start, dilation = window.get("start"), window.get("dilation") or [1, 1]
+    if start is None or len(start) != 2:
         return None
-    layer, channel = sources[row]
-    starts, steps = explanation.window.get("start"), explanation.window.get("dilation") or (1, 1)
-    if layer is None or starts is None:
+    if explanation.kind == "conv":
+        first = (window.get("input_channels") or [0])[0]
+        channel = int(first) + row
+    elif explanation.kind == "pool" and explanation.unit:
+        channel = int(explanation.unit[0])
+    else:
         return None
-    y, x = int(starts[0]) + i * int(steps[0]), int(starts[1]) + j * int(steps[1])
-    padding = explanation.rows[row][0].padding
-    if padding is not None and np.asarray(padding, dtype=bool)[i, j]:
-        return None
-    return str(layer), (int(channel), y, x)
+    wanted = (channel, int(start[0]) + i * int(dilation[0]), int(start[1]) + j * int(dilation[1]))
+    for term in explanation.terms:
+        if tuple(term.source_unit)[-3:] == wanted and not term.padding:
+            return (term.source_layer, tuple(term.source_unit)) if term.source_layer else None
+    return None

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from lenet_gui.core import unit_cursor
+from lenet_gui.core.explain import layer_id
 from lenet_gui.core.explanation import Explanation
 from lenet_gui.ui.explanation_view import ExplanationView
 
@@ -144,7 +145,7 @@ class InspectorDock(QDockWidget):
         """A new model: its Explainer, its layers and their short titles (layer name → "C3 · convolution")."""
         self.pause()
         self.explainer = explainer
-        self._layers = {layer.name: layer for layer in layers if layer.name}
+        self._layers = {layer_id(layer): layer for layer in layers}
         self._titles = dict(titles)
         self.view.set_titles({name: title.split(" · ")[0] for name, title in titles.items()})
         if self.layer_name not in self._layers:

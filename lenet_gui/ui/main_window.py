@@ -103,6 +103,7 @@ class MainWindow(QMainWindow):
         self.controller.set_source(self.canvas.prepare_input)
         self.controller.resultReady.connect(self._show_result)
         self.controller.failed.connect(self._inference_failed)
+        self._build_inspector()
 
         provider = provider or self.settings.provider
         self._open_initial_model(model, provider)
@@ -182,6 +183,13 @@ class MainWindow(QMainWindow):
         self.resize(*DEFAULT_SIZE)
         self.splitter.setSizes([560, 800])
         self.setTabOrder(self.canvas, self.layer_panel)
+
+    def _build_inspector(self) -> None:
+        """The unit inspector dock and the evidence overlay (see explain_wiring.py)."""
+        from lenet_gui.ui.explain_wiring import ExplainFeature
+
+        self.explain = ExplainFeature(self)
+        self.inspector = self.explain.inspector
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
@@ -397,6 +405,7 @@ class MainWindow(QMainWindow):
             self._map_dialog = FeatureMapDialog(self)
             self._map_dialog.unitHovered.connect(self._unit_hovered)
             self._map_dialog.hoverLeft.connect(self._unit_left)
+            self._map_dialog.unitActivated.connect(self.explain.select_from_panel)
         row = self.layer_panel.row_for(layer)
         shape = row.maps.shape if row is not None and row.maps is not None else tuple(layer.output_shape[1:])
         signed = row.maps.signed if row is not None and row.maps is not None else True
@@ -640,8 +649,11 @@ class MainWindow(QMainWindow):
             "<p>The <b>heatmaps</b> are that layer's activations for your drawing, one tile per feature map. "
             "Dark is zero, bright the layer's largest value; where values can be negative, blue is below zero "
             "and red above.</p>"
-            "<p>Hover a unit to outline the input pixels it sees (its receptive field). Click a map to enlarge "
-            "it. <b>Kernels…</b> shows a convolution's learned weights.</p>")
+            "<p>Hover a unit to outline the input pixels it sees (its receptive field). Click a unit (or press "
+            "Enter on it) to see in the <b>Unit Inspector</b> how it was computed, with your drawing's numbers; "
+            "double-click a map to enlarge it. <b>Kernels…</b> shows a convolution's learned weights.</p>"
+            "<p><b>View → Show Evidence</b> colours the input by what made the network answer; click a "
+            "probability bar to see another class's evidence.</p>")
 
     def show_about(self) -> None:
         meta = self.session.meta if self.session else {}

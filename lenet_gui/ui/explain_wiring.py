@@ -1,0 +1,276 @@
+"""The unit inspector and the evidence overlay, connected to the main window.
+
+The window builds one ``ExplainFeature`` (``MainWindow._build_inspector``); it
+creates the inspector dock and the "Show Evidence" action and listens to what
+the window already says: a unit clicked in the layer panel or the enlarged map,
+every result shown, a new model, a probability bar clicked. All it changes in
+the window's views goes through their public setters.
+
+Evidence costs one batched run of a few hundred images (about 12–17 ms for
+LeNet-5 on a busy laptop CPU, more than a display frame), so while the pen is
+down it is recomputed only when the last one took under half a frame; otherwise
+it follows pen-up, and every other finished edit.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from PySide6.QtCore import QObject, Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QMenu, QToolBar
+
+from lenet_gui.core import placement, unit_cursor
+from lenet_gui.core.explain import Explainer, evidence, layer_id
+from lenet_gui.core.onnx_io import load_model
+from lenet_gui.ui import evidence_overlay
+from lenet_gui.ui.inspector import InspectorDock
+from lenet_gui.ui.layer_text import layer_names
+from lenet_gui.ui.map_dialog import receptive_box_for
+
+LIVE_EVIDENCE_BUDGET_S = 0.008  # half a 60 Hz frame
+INSPECTOR_WIDTH = 540  # room for a conv row (patch × kernel = products) with a number in every cell
+
+
+class ExplainFeature(QObject):
+    """Owns the inspector dock and the evidence overlay of one MainWindow."""
+
+    def __init__(self, window) -> None:
+        super().__init__(window)
+        self.window = window
+        self.explainer: Explainer | None = None
+        self._model_key = None
+        self._selected_cell = None  # (ActivationMaps, cell) marked in the panel
+        self.evidence = None  # the Evidence shown, or None
+        self.evidence_class: int | None = None  # None: follow the predicted class
+        self.evidence_seconds: float | None = None  # what the last evidence run cost
+        self._evidence_key = None
+        self._sized = False  # the dock gets its width the first time it opens
+        self.patch_box = None  # the inspected unit's field on the network input (y0, x0, y1, x1)
+
+        self.inspector = InspectorDock(window)
+        window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.inspector)
+        self.inspector.hide()
+        self.inspector.unitShown.connect(self._unit_shown)
+        self.inspector.visibilityChanged.connect(self._inspector_visibility)
+
+        self.show_evidence = QAction("Show &Evidence", window)
+        self.show_evidence.setObjectName("showEvidence")
+        self.show_evidence.setCheckable(True)
+        self.show_evidence.setShortcut(QKeySequence("Ctrl+Shift+V"))
+        tip = ("Colour the network input by what made the network say its answer: blanking orange parts "
+               "lowers the class's probability, blanking blue parts raises it. Click a bar for another class.")
+        self.show_evidence.setToolTip(tip)
+        self.show_evidence.setStatusTip(tip)
+        self.show_evidence.toggled.connect(self._evidence_toggled)
+        self.inspect_action = self.inspector.toggleViewAction()
+        self.inspect_action.setText("Unit &Inspector")
+        self.inspect_action.setShortcut(QKeySequence("Ctrl+I"))
+        self._add_to_menus()
+
+        window.layer_panel.unitActivated.connect(self.select_from_panel)
+        window.resultShown.connect(self.show_result)
+        window.controller.sessionChanged.connect(self.model_changed)
+        window.prediction.bars.classClicked.connect(self.evidence_for_class)
+        window.prediction.bars.setToolTip("Click a bar to see what in the drawing speaks for or against that class")
+        if window.session is not None:
+            self.model_changed(window.session)
+
+    def _add_to_menus(self) -> None:
+        view = next((a.menu() for a in self.window.menuBar().actions()
+                     if isinstance(a.menu(), QMenu) and a.menu().title().replace("&", "") == "View"), None)
+        if view is not None:
+            view.addSeparator()
+            view.addActions([self.show_evidence, self.inspect_action])
+        tools = self.window.findChild(QToolBar, "toolsToolbar")
+        if tools is not None:
+            tools.addSeparator()
+            tools.addAction(self.show_evidence)
+
+    # --- the model --------------------------------------------------------------------------------------
+    def model_changed(self, session) -> None:
+        """A new session: a new model (rebuild the Explainer) or only a new provider (keep it)."""
+        layers = self.window.layers
+        key = (str(session.path), id(layers))
+        if key == self._model_key:
+            return
+        self._model_key = key
+        try:
+            self.explainer = Explainer(load_model(session.path), layers)
+        except Exception as exc:  # a model the explainer cannot read: the rest of the window still works
+            self.explainer = None
+            self.window.show_status(f"The unit inspector cannot read this model: {str(exc).splitlines()[0][:160]}")
+        names = layer_names(layers, session.meta)
+        titles = {layer_id(layer): names[layer.index].title(layer) for layer in layers}
+        self.inspector.set_explainer(self.explainer, layers, titles)
+        self._clear_selected_cell()
+        self.evidence_class = None
+        self._evidence_key = None
+
+    # --- choosing units ----------------------------------------------------------------------------------
+    def select_from_panel(self, layer, tile: int, row: int, col: int) -> bool:
+        """A unit clicked (or chosen with Enter) in the layer panel or the enlarged map."""
+        panel_row = self.window.layer_panel.row_for(layer)
+        maps = panel_row.maps if panel_row is not None else None
+        if maps is None:
+            return False
+        unit = unit_cursor.from_tile(maps.shape, maps.kind, tile, row, col)
+        return self.select(layer_id(layer), unit)
+
+    def select(self, layer_name: str, unit) -> bool:
+        if self.inspector.result is None:
+            self.inspector.result = self.window.last_result
+        selected = self.inspector.select(layer_name, tuple(unit))
+        if selected and not self._sized and not self.inspector.isFloating():
+            self._sized = True
+            self.window.resizeDocks([self.inspector], [INSPECTOR_WIDTH], Qt.Orientation.Horizontal)
+        return selected
+
+    def _layer(self, layer_name: str):
+        return next((layer for layer in self.window.layers if layer_id(layer) == layer_name), None)
+
+    def _unit_shown(self, layer_name: str, unit: tuple, explanation) -> None:
+        """The inspector moved or re-explained: its patch follows on the input, the canvas and the panel."""
+        layer = self._layer(layer_name)
+        box = self.inspector.input_box()
+        if box is None and layer is not None and len(unit) == 3:
+            box = receptive_box_for(layer, "maps", unit[1], unit[2])  # units whose rule gives no box (ReLU)
+        size = self.window.network_input.input_size()
+        if box is not None and box[0] <= 0 and box[1] <= 0 and box[2] >= size[0] and box[3] >= size[1]:
+            box = None  # a unit that sees the whole input (dense layers): nothing to single out
+        self.patch_box = box
+        self.window.network_input.set_patch(box)
+        self._mark_in_panel(layer, unit)
+        self._update_canvas_overlay()
+
+    def _mark_in_panel(self, layer, unit) -> None:
+        self._clear_selected_cell()
+        panel_row = self.window.layer_panel.row_for(layer) if layer is not None else None
+        if panel_row is None or panel_row.maps is None:
+            return
+        maps = panel_row.maps
+        cell = unit_cursor.to_tile(maps.shape, maps.kind, unit)
+        maps.set_selected(cell)
+        self._selected_cell = (maps, cell)
+        self.window.layer_panel.scroll.ensureWidgetVisible(maps, 0, 10)
+
+    def _clear_selected_cell(self) -> None:
+        if self._selected_cell is not None:
+            maps, _ = self._selected_cell
+            try:
+                maps.set_selected(None)
+            except RuntimeError:  # the row went with the previous model
+                pass
+            self._selected_cell = None
+
+    def _inspector_visibility(self, visible: bool) -> None:
+        if not visible:
+            self.patch_box = None
+            self.window.network_input.set_patch(None)
+            self._clear_selected_cell()
+            self._update_canvas_overlay()
+        elif self.inspector.layer_name is not None:
+            self.inspector.show_result(self.window.last_result)
+
+    # --- results -------------------------------------------------------------------------------------------
+    def show_result(self, result) -> None:
+        if self.inspector.isVisible():
+            self.inspector.show_result(result)
+        else:
+            self.inspector.result = result
+        self._update_evidence(result)
+        if self.patch_box is not None or self.evidence is not None:
+            self._update_canvas_overlay()  # the strokes moved under it
+
+    # --- evidence ---------------------------------------------------------------------------------------------
+    def _evidence_toggled(self, on: bool) -> None:
+        if not on:
+            self.evidence = None
+            self._evidence_key = None
+            self.window.network_input.set_evidence(None)
+            self.window.network_input.setToolTip("")
+            self.window.prediction.bars.set_marked(None)
+            self._update_canvas_overlay()
+            return
+        self._update_evidence(self.window.last_result)
+
+    def evidence_for_class(self, index: int) -> None:
+        """A probability bar was clicked: show that class's evidence ("why not 9?")."""
+        result = self.window.last_result
+        predicted = None if result is None else result.digit
+        self.evidence_class = None if index == predicted else index
+        if not self.show_evidence.isChecked():
+            self.show_evidence.setChecked(True)  # computes it
+        else:
+            self._update_evidence(result, force=True)
+
+    def _update_evidence(self, result, force: bool = False) -> None:
+        if not self.show_evidence.isChecked():
+            return
+        session = self.window.session
+        if result is None or result.prepared is None or session is None:
+            self.evidence = None
+            self._evidence_key = None
+            self.window.network_input.set_evidence(None)
+            self.window.prediction.bars.set_marked(None)
+            self._update_canvas_overlay()
+            return
+        if (self.window.canvas.is_drawing() and not force
+                and (self.evidence_seconds is None or self.evidence_seconds > LIVE_EVIDENCE_BUDGET_S)):
+            return  # the pen-up result brings it up to date
+        wanted = self.evidence_class if self.evidence_class is not None else result.digit
+        if wanted >= len(result.probabilities):
+            wanted = result.digit
+        tensor = result.prepared.tensor
+        if not force and self._evidence_key is not None and self._evidence_key[0] == wanted \
+                and np.array_equal(self._evidence_key[1], tensor):
+            return
+        try:
+            started = time.perf_counter()
+            shown = evidence(session, tensor, class_index=wanted)
+            self.evidence_seconds = time.perf_counter() - started
+        except Exception as exc:  # say it once, keep the drawing and the prediction
+            self.window.show_status(f"The evidence map could not be computed: {str(exc).splitlines()[0][:160]}")
+            return
+        self.evidence = shown
+        self._evidence_key = (wanted, np.array(tensor, copy=True))
+        self.window.network_input.set_evidence(shown.map, self.evidence_title(shown, result))
+        self.window.network_input.setToolTip(self.evidence_tooltip(shown))
+        self.window.prediction.bars.set_marked(shown.class_index)
+        self._update_canvas_overlay()
+
+    @staticmethod
+    def evidence_title(shown, result) -> str:
+        if shown.class_index == result.digit:
+            return f"Evidence for {shown.label} ({shown.probability * 100:.0f} %)"
+        return f"Why not {shown.label}? ({shown.probability * 100:.1f} %)"
+
+    @staticmethod
+    def evidence_tooltip(shown) -> str:
+        peak = float(np.max(np.abs(shown.map))) if np.size(shown.map) else 0.0
+        return (f"Evidence for {shown.label}: each input pixel is coloured by how much blanking a "
+                f"{shown.patch}×{shown.patch} square over it changes p({shown.label}), now "
+                f"{shown.probability * 100:.1f} %. Orange: blanking lowers it (the ink there speaks for "
+                f"{shown.label}); blue: blanking raises it. The strongest colour is {peak * 100:.1f} percentage points.")
+
+    # --- the canvas -----------------------------------------------------------------------------------------
+    def _update_canvas_overlay(self) -> None:
+        """The patch and a faint evidence map over the person's own strokes (not over an opened image)."""
+        canvas = self.window.canvas
+        box = self.patch_box
+        session = self.window.session
+        if (box is None and self.evidence is None) or canvas.backdrop() is not None or session is None:
+            canvas.set_explain_overlay(None)
+            return
+        place = placement.stroke_placement(canvas.drawing().strokes, session.spec)
+        if place is None:
+            canvas.set_explain_overlay(None)
+            return
+        field_box = None if box is None else place.box_to_canvas(box)
+        image = rect = None
+        if self.evidence is not None:
+            height, width = np.shape(self.evidence.map)
+            image = evidence_overlay.evidence_image(self.evidence.map, evidence_overlay.FAINT_ALPHA)
+            rect = place.box_to_canvas((0, 0, height, width))
+        canvas.set_explain_overlay(field_box, image, rect)
