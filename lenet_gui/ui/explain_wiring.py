@@ -30,7 +30,7 @@ from lenet_gui.ui.layer_text import layer_names
 from lenet_gui.ui.map_dialog import receptive_box_for
 
 LIVE_EVIDENCE_BUDGET_S = 0.008  # half a 60 Hz frame
-INSPECTOR_WIDTH = 540  # room for a conv row (patch × kernel = products) with a number in every cell
+INSPECTOR_WIDTH = 560  # room for a conv row (patch × kernel = products) with a number in every cell
 
 
 class ExplainFeature(QObject):
@@ -71,6 +71,7 @@ class ExplainFeature(QObject):
 
         window.layer_panel.unitActivated.connect(self.select_from_panel)
         window.resultShown.connect(self.show_result)
+        window.canvas.drawingCommitted.connect(self._pen_up)
         window.controller.sessionChanged.connect(self.model_changed)
         window.prediction.bars.classClicked.connect(self.evidence_for_class)
         window.prediction.bars.setToolTip("Click a bar to see what in the drawing speaks for or against that class")
@@ -194,6 +195,15 @@ class ExplainFeature(QObject):
             self._update_canvas_overlay()
             return
         self._update_evidence(self.window.last_result)
+
+    def _pen_up(self, _drawing=None) -> None:
+        """A finished stroke: the evidence skipped while drawing is due now.
+
+        A release where the pen did not move brings no new result, so the newest
+        one is used, unless a run is still pending (its result will do it).
+        """
+        if self.show_evidence.isChecked() and not self.window.controller.is_pending():
+            self._update_evidence(self.window.last_result)
 
     def evidence_for_class(self, index: int) -> None:
         """A probability bar was clicked: show that class's evidence ("why not 9?")."""

@@ -1,0 +1,326 @@
+"""The unit inspector and the evidence overlay, driven through the window with the real Explainer."""
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
+
+from lenet_gui.core import arithmetic
+from lenet_gui.core.explain import evidence
+from lenet_gui.ui import explain_wiring
+
+SEVEN = [[(72, 66), (140, 58), (206, 62), (170, 120), (150, 170), (132, 228)], [(118, 146), (184, 144)]]
+C3 = 3  # LeNet-5's layers in panel order: c1.conv, c1.relu, s2.maxpool, c3.conv, …
+
+
+def _draw_seven(window, draw):
+    for stroke in SEVEN:
+        draw(window.canvas, stroke)
+    window.flush()
+    assert window.last_result is not None and window.last_result.label == "7"
+
+
+def _activation(window, layer_name, unit):
+    layer = next(layer for layer in window.layers if layer.name == layer_name)
+    return float(window.last_result.activations[layer.output][unit])
+
+
+def _click_unit(window, qtbot, row_index, unit):
+    maps = window.layer_panel.rows()[row_index].maps
+    window.layer_panel.scroll.ensureWidgetVisible(maps)
+    QTest.mouseClick(maps, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, maps.unit_center(*unit))
+    qtbot.waitUntil(lambda: window.inspector.isVisible())
+    return maps
+
+
+@pytest.fixture
+def seven(window, draw):
+    _draw_seven(window, draw)
+    return window
+
+
+def test_clicking_a_unit_explains_it_in_the_dock(seven, qtbot):
+    window = seven
+    maps = _click_unit(window, qtbot, C3, (2, 3, 4))
+    inspector = window.inspector
+    assert window.dockWidgetArea(inspector) == Qt.DockWidgetArea.RightDockWidgetArea and not inspector.isFloating()
+    assert (inspector.layer_name, inspector.unit) == ("c3.conv", (2, 3, 4))
+    explanation = inspector.explanation
+    assert explanation.kind == "conv" and explanation.agrees is True
+    assert explanation.runtime_value == pytest.approx(_activation(window, "c3.conv", (2, 3, 4)), abs=1e-6)
+    # Six input channels, each a row of patch × kernel = products, 5×5 each.
+    rows = inspector.view.grids.rows()
+    assert len(rows) == 6 and all(g.values.shape == (5, 5) for row in rows for g in row)
+    assert "map 2, row 3, column 4" in inspector.heading.text()
+    verdict = inspector.view.verdict.text()
+    assert "✓" in verdict and "within 0.0001 relative" in verdict and f"{explanation.runtime_value:.6f}".replace("-", "−") in verdict
+    # The unit is marked in the panel and its receptive field framed on the network input.
+    assert maps.selected() == (2, 3, 4)
+    assert window.network_input.patch() == arithmetic.receptive_box(window.layers[C3], 3, 4)
+    field_box, _ = window.canvas.explain_overlay()
+    assert field_box is not None and field_box[2] > 0 and field_box[3] > 0
+
+
+def test_numbers_are_written_in_cells_large_enough(seven, qtbot):
+    _click_unit(seven, qtbot, C3, (2, 3, 4))
+    grids = seven.inspector.view.grids
+    qtbot.waitUntil(lambda: grids.cell_size() >= 24)  # the default dock width leaves room for a number per cell
+    text = grids.tooltip_text(grids.cell_center(0, 1, 2, 3))
+    weight = seven.inspector.explanation.rows[0][1].values[2, 3]
+    assert text.startswith("kernel 2, channel 0, row 2, column 3") and f"{weight:.6f}".replace("-", "−") in text
+
+
+def test_the_keyboard_selects_a_unit_with_arrows_and_enter(seven, qtbot):
+    window = seven
+    maps = window.layer_panel.rows()[0].maps
+    window.activateWindow()
+    maps.setFocus()
+    qtbot.waitUntil(maps.hasFocus)
+    for key in (Qt.Key.Key_Right, Qt.Key.Key_Right, Qt.Key.Key_Down, Qt.Key.Key_PageDown):
+        QTest.keyClick(maps, key)
+    assert not window.inspector.isVisible()  # moving the cursor only points
+    QTest.keyClick(maps, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: window.inspector.isVisible())
+    assert (window.inspector.layer_name, window.inspector.unit) == ("c1.conv", (1, 1, 2))
+    assert window.inspector.explanation.agrees is True
+
+
+def test_the_enlarged_map_selects_units_too(seven, qtbot):
+    window = seven
+    maps = window.layer_panel.rows()[2].maps  # S2
+    window.layer_panel.scroll.ensureWidgetVisible(maps)
+    QTest.mouseDClick(maps, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, maps.unit_center(3, 0, 0))
+    dialog = window._map_dialog
+    qtbot.waitExposed(dialog)
+    assert dialog.channel == 3
+    dialog.maps.unitActivated.emit(0, 5, 6)  # what a click on row 5, column 6 of the enlarged map sends
+    assert (window.inspector.layer_name, window.inspector.unit) == ("s2.maxpool", (3, 5, 6))
+    explanation = window.inspector.explanation
+    assert explanation.kind == "pool" and explanation.agrees is True
+    window_grid = explanation.rows[0][0]
+    i, j = window_grid.highlight
+    assert window_grid.values[i, j] == pytest.approx(np.max(window_grid.values))
+    dialog.close()
+
+
+def test_the_inspector_follows_the_pen(seven, draw, qtbot):
+    window = seven
+    unit = (0, 10, 12)
+    _click_unit(window, qtbot, 0, unit)
+    before = window.inspector.explanation.runtime_value
+    assert before == pytest.approx(_activation(window, "c1.conv", unit), abs=1e-6)
+    draw(window.canvas, [(60, 150), (230, 150)])  # a bar through the middle changes what C1 sees there
+    window.flush()
+    after = window.inspector.explanation
+    assert after.unit == unit and after.agrees is True
+    assert after.runtime_value == pytest.approx(_activation(window, "c1.conv", unit), abs=1e-6)
+    assert abs(after.runtime_value - before) > 1e-3
+    # While the pen is still down, too.
+    draw(window.canvas, [(100, 200), (200, 230)], release=False)
+    window.flush()
+    assert window.canvas.is_drawing()
+    assert window.inspector.explanation.runtime_value == pytest.approx(_activation(window, "c1.conv", unit), abs=1e-6)
+
+
+def test_stepping_slides_the_unit_and_its_patch(seven, qtbot):
+    window = seven
+    _click_unit(window, qtbot, C3, (2, 3, 8))
+    inspector = window.inspector
+    y0, x0, y1, x1 = window.network_input.patch()
+    QTest.mouseClick(inspector.next, Qt.MouseButton.LeftButton)
+    assert inspector.unit == (2, 3, 9)
+    assert window.network_input.patch() == (y0, x0 + 2, y1, x1 + 2)  # C3 units are 2 input pixels apart
+    QTest.mouseClick(inspector.next, Qt.MouseButton.LeftButton)
+    assert inspector.unit == (2, 4, 0)  # the end of a row: on to the next, like a kernel
+    assert window.network_input.patch()[:2] == (y0 + 2, 0)
+    QTest.mouseClick(inspector.previous, Qt.MouseButton.LeftButton)
+    assert inspector.unit == (2, 3, 9)
+    assert inspector.explanation.runtime_value == pytest.approx(_activation(window, "c3.conv", (2, 3, 9)), abs=1e-6)
+    assert window.layer_panel.rows()[C3].maps.selected() == (2, 3, 9)
+    # The arrow keys step while the inspector has the focus.
+    body = inspector.widget()
+    inspector.activateWindow()
+    body.setFocus()
+    qtbot.waitUntil(body.hasFocus)
+    QTest.keyClick(body, Qt.Key.Key_Left)
+    assert inspector.unit == (2, 3, 8)
+    QTest.keyClick(body, Qt.Key.Key_Down)
+    assert inspector.unit == (2, 4, 8)
+
+
+def test_play_walks_a_row_and_space_pauses(seven, qtbot):
+    window = seven
+    _click_unit(window, qtbot, C3, (5, 0, 7))
+    inspector = window.inspector
+    inspector.scope.setCurrentIndex(inspector.scope.findData("row"))
+    inspector.rate.setValue(10)
+    assert inspector.timer.interval() == 100
+    QTest.mouseClick(inspector.play_button, Qt.MouseButton.LeftButton)
+    assert inspector.is_playing() and inspector.play_button.text() == "Pause"
+    inspector.advance()  # what each tick of the timer does
+    assert inspector.unit == (5, 0, 8) and inspector.is_playing()
+    inspector.advance()
+    assert inspector.unit == (5, 0, 9) and not inspector.is_playing()  # the row is done
+    assert inspector.play_button.text() == "Play"
+    # Play again from the end of a row replays it; Space pauses.
+    inspector.play()
+    assert inspector.unit == (5, 0, 0) and inspector.is_playing()
+    body = inspector.widget()
+    inspector.activateWindow()
+    body.setFocus()
+    qtbot.waitUntil(body.hasFocus)
+    QTest.keyClick(body, Qt.Key.Key_Space)
+    assert not inspector.is_playing()
+    QTest.keyClick(body, Qt.Key.Key_Space)
+    assert inspector.is_playing()
+    # The real timer advances too, at the rate chosen.
+    qtbot.waitUntil(lambda: inspector.unit[2] >= 2, timeout=3000)
+    inspector.pause()
+    assert inspector.unit[:2] == (5, 0)
+
+
+def test_play_over_a_map_runs_to_its_last_unit(seven, qtbot):
+    window = seven
+    _click_unit(window, qtbot, 5, (4, 4, 2))  # S4: 5×5 maps
+    inspector = window.inspector
+    assert inspector.play_scope() == "map"
+    inspector.play()
+    ticks = 0
+    while inspector.is_playing() and ticks < 100:
+        inspector.advance()
+        ticks += 1
+    assert ticks == 2 and inspector.unit == (4, 4, 4)
+
+
+def test_clicking_a_term_walks_back_through_the_network(seven, qtbot):
+    window = seven
+    _click_unit(window, qtbot, 11, (7, 0, 0))  # the output layer, class 7
+    inspector = window.inspector
+    explanation = inspector.explanation
+    assert explanation.kind == "dense" and explanation.agrees is True
+    terms = inspector.view.listed_terms()
+    assert len(terms) == 12 and [abs(t.product) for t in terms] == sorted((abs(t.product) for t in terms), reverse=True)
+    assert "href='term:0'" in inspector.view.terms.text()
+    first = terms[0]
+    inspector.view.terms.linkActivated.emit("term:0")  # a click on the first term's source
+    assert (inspector.layer_name, inspector.unit) == (first.source_layer, first.source_unit) == ("f6.relu", first.source_unit)
+    # On through F6 (a Gemm) back to C5's maps.
+    inspector.select("f6.gemm", first.source_unit)
+    f6_terms = inspector.view.listed_terms()
+    inspector.view.activate_term(1)
+    assert (inspector.layer_name, inspector.unit) == (f6_terms[1].source_layer, f6_terms[1].source_unit)
+    assert inspector.layer_name == "c5.relu" and len(inspector.unit) == 3
+
+
+def test_clicking_a_patch_cell_walks_back_to_that_input_unit(seven, qtbot):
+    window = seven
+    _click_unit(window, qtbot, C3, (2, 3, 4))
+    grids = window.inspector.view.grids
+    QTest.mouseClick(grids, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                     grids.cell_center(4, 0, 1, 2).toPoint())
+    # C3's unit (3, 4) reads S2 rows 3–7, columns 4–8; row 4 of the working is input channel 4.
+    assert (window.inspector.layer_name, window.inspector.unit) == ("s2.maxpool", (4, 4, 6))
+
+
+def test_the_evidence_overlay_and_why_not(seven, qtbot):
+    window = seven
+    feature = window.explain
+    assert window.network_input.evidence_title() is None
+    feature.show_evidence.trigger()
+    assert window.network_input.evidence_title() == f"Evidence for 7 ({window.last_result.confidence * 100:.0f} %)"
+    expected = evidence(window.session, window.last_result.prepared.tensor, class_index=7)
+    np.testing.assert_allclose(feature.evidence.map, expected.map, atol=1e-6)
+    assert feature.evidence.map.shape == (32, 32) and float(feature.evidence.map.max()) > 0.01
+    assert window.prediction.bars.marked() == 7
+    assert window.canvas.explain_overlay()[1] is not None  # faintly over the canvas too
+    bars = window.prediction.bars
+    QTest.mouseClick(bars, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, bars.row_center(9).toPoint())
+    assert feature.evidence.class_index == 9 and bars.marked() == 9
+    assert window.network_input.evidence_title().startswith("Why not 9?")
+    np.testing.assert_allclose(feature.evidence.map, evidence(window.session, window.last_result.prepared.tensor,
+                                                               class_index=9).map, atol=1e-6)
+    QTest.mouseClick(bars, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, bars.row_center(7).toPoint())
+    assert feature.evidence.class_index == 7 and feature.evidence_class is None  # follows the prediction again
+    feature.show_evidence.trigger()
+    assert window.network_input.evidence_title() is None and bars.marked() is None
+    assert window.canvas.explain_overlay() == (None, None)
+
+
+def test_evidence_follows_pen_up_when_it_costs_more_than_a_frame(seven, draw, qtbot, monkeypatch):
+    window = seven
+    feature = window.explain
+    feature.show_evidence.trigger()
+    monkeypatch.setattr(explain_wiring, "LIVE_EVIDENCE_BUDGET_S", 0.0)  # as if it took longer than half a frame
+    shown = feature.evidence
+    draw(window.canvas, [(60, 230), (230, 230)], release=False)
+    window.flush()
+    assert window.canvas.is_drawing() and feature.evidence is shown  # not on every pen move
+    QTest.mouseRelease(window.canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                       window.canvas.to_widget((230, 230)).toPoint())
+    window.flush()
+    assert feature.evidence is not shown
+    np.testing.assert_allclose(feature.evidence.map, evidence(window.session, window.last_result.prepared.tensor,
+                                                               class_index=window.last_result.digit).map, atol=1e-6)
+    assert feature.evidence_seconds is not None and feature.evidence_seconds > 0
+
+
+def test_clearing_the_canvas_keeps_the_unit_and_says_what_to_do(seven, qtbot):
+    window = seven
+    _click_unit(window, qtbot, C3, (2, 3, 4))
+    window.explain.show_evidence.trigger()
+    window.actions.clear.trigger()
+    window.flush()
+    assert window.inspector.unit == (2, 3, 4) and window.inspector.explanation is None
+    assert "Draw a digit" in window.inspector.view.verdict.text()
+    assert window.network_input.evidence_title() is None
+
+
+def test_closing_the_dock_removes_its_marks(seven, qtbot):
+    window = seven
+    maps = _click_unit(window, qtbot, C3, (2, 3, 4))
+    window.inspector.close()
+    qtbot.waitUntil(lambda: not window.inspector.isVisible())
+    assert window.network_input.patch() is None and maps.selected() is None
+    assert window.canvas.explain_overlay() == (None, None)
+    window.explain.inspect_action.trigger()  # View → Unit Inspector brings it back on the same unit
+    qtbot.waitUntil(lambda: window.inspector.isVisible())
+    assert window.network_input.patch() == arithmetic.receptive_box(window.layers[C3], 3, 4)
+
+
+def test_a_layer_the_explainer_does_not_cover_says_why(seven, qtbot, monkeypatch):
+    window = seven
+
+    def not_covered(layer_name):
+        return False, "this op is not explained yet (its output is still shown)"
+
+    monkeypatch.setattr(window.explain.explainer, "can_explain", not_covered)
+    _click_unit(window, qtbot, C3, (2, 3, 4))
+    text = window.inspector.view.verdict.text()
+    assert "Not explained" in text and "not explained yet" in text
+    assert not window.inspector.view.grids.isVisible()
+
+
+def test_a_failing_rule_is_one_line_not_a_traceback(seven, qtbot, monkeypatch):
+    window = seven
+
+    def broken(result, layer_name, unit):
+        raise RuntimeError("the rule fell over\nTraceback details")
+
+    monkeypatch.setattr(window.explain.explainer, "explain", broken)
+    _click_unit(window, qtbot, C3, (2, 3, 4))
+    text = window.inspector.view.verdict.text()
+    assert "cannot be explained: the rule fell over" in text and "Traceback" not in text
+
+
+def test_light_and_dark_schemes_recolour_the_verdict(seven, qtbot):
+    window = seven
+    _click_unit(window, qtbot, C3, (2, 3, 4))
+    window.set_color_scheme("dark")
+    QApplication.processEvents()
+    window.inspector.select("c3.conv", (2, 3, 4))
+    assert "#4cc76a" in window.inspector.view.verdict.text()  # theme.ok_color on dark
+    window.set_color_scheme("light")
+    QApplication.processEvents()
+    window.inspector.select("c3.conv", (2, 3, 4))
+    assert "#1f8a3b" in window.inspector.view.verdict.text()
