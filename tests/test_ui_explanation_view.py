@@ -45,6 +45,7 @@ def _pixel(widget, point):
 def test_cells_are_short_numbers():
     assert [cell_text(v) for v in (0.0, 0.004, 0.53, -0.53, 1.234, -12.6, 250.0, 12345.0)] == \
         ["0", "0", ".53", "−.53", "1.2", "−13", "250", "1e4"]
+    assert [cell_text(v, wide=True) for v in (0.004, 0.8725, 2.3521, -2.3312)] == ["0.004".lstrip("0"), ".873", "2.35", "−2.33"]
 
 
 def test_padding_cells_are_drawn_as_padding_not_as_values(view):

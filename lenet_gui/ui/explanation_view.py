@@ -25,6 +25,7 @@ from lenet_gui.ui import theme
 MIN_CELL = 12
 MAX_CELL = 44
 VALUE_CELL = 24  # cells at least this wide show their value
+WIDE_CELL = 40  # … and from this width one digit more
 ROW_LABEL_WIDTH = 2  # the grids' titles say which channel a row reads
 GRID_GAP = 24  # room for "×" and "=" between the grids of a row
 SUM_WIDTH = 92
@@ -33,17 +34,17 @@ ROW_GAP = 10
 TOP_TERMS = 12  # terms listed one by one; the rest are summed in one line
 
 
-def cell_text(value: float) -> str:
-    """A number short enough for a small cell: ".53", "−1.2", "12"."""
+def cell_text(value: float, wide: bool = False) -> str:
+    """A number short enough for a small cell: ".53", "−1.2", "12"; a digit more when ``wide``."""
     if not math.isfinite(value):
         return "nan" if math.isnan(value) else ("∞" if value > 0 else "−∞")
     magnitude = abs(value)
-    if magnitude < 0.005:
+    if magnitude < (0.0005 if wide else 0.005):
         return "0"
     if magnitude < 1:
-        text = f"{magnitude:.2f}"[1:]
+        text = f"{magnitude:.{3 if wide else 2}f}"[1:]
     elif magnitude < 10:
-        text = f"{magnitude:.1f}"
+        text = f"{magnitude:.{2 if wide else 1}f}"
     elif magnitude < 1000:
         text = f"{magnitude:.0f}"
     else:
@@ -200,6 +201,7 @@ class GridTable(QWidget):
         if self._cell < 30:
             cell_font.setPointSizeF(max(6.0, small.pointSizeF() * 0.9))
         show_values = self._cell >= VALUE_CELL
+        wide = self._cell >= WIDE_CELL
         hatch = QBrush(dim, Qt.BrushStyle.BDiagPattern)
         pad_fill = palette.color(QPalette.ColorRole.Window).darker(112 if not dark else 80)
         outline = theme.highlight_outline(palette)
@@ -233,7 +235,7 @@ class GridTable(QWidget):
                     painter.fillRect(cell, fill)
                     if show_values:
                         painter.setPen(_readable_on(fill))
-                        painter.drawText(cell, Qt.AlignmentFlag.AlignCenter, cell_text(values[i, j]))
+                        painter.drawText(cell, Qt.AlignmentFlag.AlignCenter, cell_text(values[i, j], wide))
             painter.setPen(QPen(frame, 1))
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawRect(rect.adjusted(0, 0, -1, -1))

@@ -145,6 +145,7 @@ class InspectorDock(QDockWidget):
         """A new model: its Explainer, its layers and their short titles (layer name → "C3 · convolution")."""
         self.pause()
         self.explainer = explainer
+        self.result = None  # the previous model's numbers; the new model's first result comes next
         self._layers = {layer_id(layer): layer for layer in layers}
         self._titles = dict(titles)
         self.view.set_titles({name: title.split(" · ")[0] for name, title in titles.items()})
