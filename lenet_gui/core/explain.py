@@ -317,8 +317,9 @@ def background_tensor(spec: preprocess.InputSpec) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=16)
-def occlusion_grid(height: int, width: int, patch: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
-    """(masks P×H×W, averaging matrix H·W×P): where each square goes, and how drops become a map.
+def occlusion_grid(height: int, width: int, patch: int, stride: int) -> tuple[tuple[tuple[int, int], ...], np.ndarray]:
+    """(top-left corner of each square, averaging matrix H·W × squares): where the squares go, and how
+    their drops become a map.
 
     Squares start every ``stride`` pixels and one more is added flush with the
     far edge, so every pixel is covered; a pixel's value is the mean drop over
@@ -331,15 +332,27 @@ def occlusion_grid(height: int, width: int, patch: int, stride: int) -> tuple[np
             s.append(n - patch)
         return s
 
-    positions = [(y, x) for y in starts(height) for x in starts(width)]
-    masks = np.zeros((len(positions), height, width), dtype=bool)
+    positions = tuple((y, x) for y in starts(height) for x in starts(width))
+    cover = np.zeros((height, width, len(positions)))
     for p, (y, x) in enumerate(positions):
-        masks[p, y:y + patch, x:x + patch] = True
-    cover = masks.reshape(len(positions), -1).T.astype(np.float64)
+        cover[y:y + patch, x:x + patch, p] = 1.0
+    cover = cover.reshape(height * width, len(positions))
     cover /= cover.sum(axis=1, keepdims=True)
-    masks.setflags(write=False)
     cover.setflags(write=False)
-    return masks, cover
+    return positions, cover
+
+
+def occluded_batch(image: np.ndarray, background: np.ndarray, positions, patch: int,
+                   channels_last: bool) -> np.ndarray:
+    """The image first, then one copy per position with a patch × patch square set to the background."""
+    batch = np.empty((len(positions) + 1,) + image.shape, dtype=np.float32)
+    batch[:] = image
+    for p, (y, x) in enumerate(positions, start=1):
+        if channels_last:
+            batch[p, y:y + patch, x:x + patch, :] = background[y:y + patch, x:x + patch, :]
+        else:
+            batch[p, :, y:y + patch, x:x + patch] = background[:, y:y + patch, x:x + patch]
+    return batch
 
 
 def _occluded_probabilities(session, tensor: np.ndarray, patch: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
@@ -349,17 +362,15 @@ def _occluded_probabilities(session, tensor: np.ndarray, patch: int, stride: int
     if x.ndim == 3:
         x = x[None]
     h, w = spec.height, spec.width
-    if not (isinstance(patch, int) and isinstance(stride, int)) or patch < 1 or stride < 1:
+    if isinstance(patch, bool) or isinstance(stride, bool) or not (isinstance(patch, int) and isinstance(stride, int)) \
+            or patch < 1 or stride < 1:
         raise ExplainError(f"the evidence square and its step must be whole numbers of at least 1 pixel "
                            f"(got {patch} and {stride})")
     if patch > min(h, w):
         raise ExplainError(f"an evidence square of {patch} pixels does not fit the {h}×{w} input")
-    masks, _ = occlusion_grid(h, w, patch, stride)
-    image = x[0]
-    background = background_tensor(spec)
-    cell_mask = masks[:, :, :, None] if spec.channels_last else masks[:, None, :, :]
-    batch = np.where(cell_mask, background[None], image[None])
-    probabilities = session.predict_batch(np.concatenate([image[None], batch]).astype(np.float32))
+    positions, _ = occlusion_grid(h, w, patch, stride)
+    batch = occluded_batch(x[0], background_tensor(spec), positions, patch, spec.channels_last)
+    probabilities = session.predict_batch(batch)
     return probabilities[0], probabilities[1:]
 
 
