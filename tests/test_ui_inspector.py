@@ -6,7 +6,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
-from lenet_gui.core import arithmetic
+from lenet_gui.core import arithmetic, placement
 from lenet_gui.core.explain import evidence
 from lenet_gui.ui import explain_wiring
 
@@ -128,9 +128,15 @@ def test_stepping_slides_the_unit_and_its_patch(seven, qtbot):
     _click_unit(window, qtbot, C3, (2, 3, 8))
     inspector = window.inspector
     y0, x0, y1, x1 = window.network_input.patch()
+    canvas_before, _ = window.canvas.explain_overlay()
     QTest.mouseClick(inspector.next, Qt.MouseButton.LeftButton)
     assert inspector.unit == (2, 3, 9)
     assert window.network_input.patch() == (y0, x0 + 2, y1, x1 + 2)  # C3 units are 2 input pixels apart
+    # The field on the canvas moves with it: 2 input pixels, in canvas pixels.
+    place = placement.stroke_placement(window.canvas.drawing().strokes, window.session.spec)
+    canvas_after, _ = window.canvas.explain_overlay()
+    assert canvas_after[0] - canvas_before[0] == pytest.approx(2 / place.scale)
+    assert canvas_after[1:] == pytest.approx(canvas_before[1:])
     QTest.mouseClick(inspector.next, Qt.MouseButton.LeftButton)
     assert inspector.unit == (2, 4, 0)  # the end of a row: on to the next, like a kernel
     assert window.network_input.patch()[:2] == (y0 + 2, 0)
@@ -204,13 +210,17 @@ def test_clicking_a_term_walks_back_through_the_network(seven, qtbot):
     assert "href='term:0'" in inspector.view.terms.text()
     first = terms[0]
     inspector.view.terms.linkActivated.emit("term:0")  # a click on the first term's source
-    assert (inspector.layer_name, inspector.unit) == (first.source_layer, first.source_unit) == ("f6.relu", first.source_unit)
-    # On through F6 (a Gemm) back to C5's maps.
-    inspector.select("f6.gemm", first.source_unit)
-    f6_terms = inspector.view.listed_terms()
-    inspector.view.activate_term(1)
-    assert (inspector.layer_name, inspector.unit) == (f6_terms[1].source_layer, f6_terms[1].source_unit)
-    assert inspector.layer_name == "c5.relu" and len(inspector.unit) == 3
+    assert (inspector.layer_name, inspector.unit) == ("f6.relu", first.source_unit)
+    assert inspector.explanation.runtime_value == pytest.approx(first.value, abs=1e-6)
+    # From there, link by link, back to a C5 map: F6's ReLU reads F6, F6 reads C5 (through Flatten).
+    walked = [inspector.layer_name]
+    for _ in range(3):
+        assert inspector.view.activate_term(0)
+        walked.append(inspector.layer_name)
+        assert inspector.explanation.agrees in (True, None) and inspector.explanation.explained
+    assert walked == ["f6.relu", "f6.gemm", "c5.relu", "c5.conv"]
+    assert len(inspector.unit) == 3 and inspector.explanation.kind == "conv"
+    assert len(inspector.view.grids.rows()) == 16  # C5 reads all 16 maps of S4
 
 
 def test_clicking_a_patch_cell_walks_back_to_that_input_unit(seven, qtbot):

@@ -407,6 +407,16 @@ class ExplanationView(QWidget):
         self._listed = listed
         dim = self.palette().color(QPalette.ColorRole.PlaceholderText).name()
         link = self.palette().color(QPalette.ColorRole.Link).name()
+        if explanation.kind != "dense":  # not a weighted sum: the inputs this unit was read from
+            head = "Read from" if len(listed) == 1 else "Inputs"
+            lines = [f"<b>{head}</b> <span style='color:{dim}'>(click to explain it)</span><br>"]
+            for k, term in enumerate(listed):
+                source = html.escape(self._source_name(term))
+                target = source if term.source_layer is None else f"<a href='term:{k}' style='color:{link}'>{source}</a>"
+                lines.append(f"{target} = {html.escape(number(term.value))}<br>")
+            self.terms.setText("".join(lines))
+            self.terms.show()
+            return
         pos = theme.bad_color(self.palette()).name()  # warm: adds
         neg = theme.highlight_outline(self.palette()).name()  # cool: takes away
         head = "Largest contributions w · x" if len(terms) > 1 else "The input"

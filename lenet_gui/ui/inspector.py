@@ -148,7 +148,7 @@ class InspectorDock(QDockWidget):
         self.result = None  # the previous model's numbers; the new model's first result comes next
         self._layers = {layer_id(layer): layer for layer in layers}
         self._titles = dict(titles)
-        self.view.set_titles({name: title.split(" · ")[0] for name, title in titles.items()})
+        self.view.set_titles(titles)  # "C1 · ReLU", not just "C1": C1's conv and its ReLU share the tag
         if self.layer_name not in self._layers:
             self.layer_name, self.unit, self.explanation = None, None, None
             self.heading.setText("No unit selected")
