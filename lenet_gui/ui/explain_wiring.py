@@ -105,6 +105,7 @@ class ExplainFeature(QObject):
         names = layer_names(layers, session.meta)
         titles = {layer_id(layer): names[layer.index].title(layer) for layer in layers}
         self.inspector.set_explainer(self.explainer, layers, titles)
+        self.inspector.input_size = (session.spec.height, session.spec.width)
         self._clear_selected_cell()
         self.evidence_class = None
         self._evidence_key = None

@@ -54,6 +54,7 @@ class InspectorDock(QDockWidget):
         self.layer_name: str | None = None
         self.unit: tuple[int, ...] | None = None
         self.explanation: Explanation | None = None
+        self.input_size: tuple[int, int] | None = None  # the network input's height and width
 
         body = QWidget(self)
         body.setObjectName("inspectorBody")
@@ -281,6 +282,8 @@ class InspectorDock(QDockWidget):
         if explanation is None or explanation.input_box is None:
             return ""
         top, left, height, width = explanation.input_box
+        if self.input_size is not None and (top, left, height, width) == (0, 0, *self.input_size):
+            return "Sees the whole input: every pixel can change this value."
         return (f"Sees input rows {top}–{top + height - 1}, columns {left}–{left + width - 1} "
                 f"({height}×{width}), outlined on the network input.")
 
