@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu, QToolBar
 
@@ -77,6 +77,14 @@ class ExplainFeature(QObject):
         window.prediction.bars.setToolTip("Click a bar to see what in the drawing speaks for or against that class")
         if window.session is not None:
             self.model_changed(window.session)
+        window.installEventFilter(self)
+
+    def eventFilter(self, watched, event) -> bool:
+        # The window saves its layout when it closes. The selected unit is not kept between
+        # sessions, so neither is the open dock: it opens, at its own width, on the next click.
+        if watched is self.window and event.type() == QEvent.Type.Close:
+            self.inspector.hide()
+        return False
 
     def _add_to_menus(self) -> None:
         view = next((a.menu() for a in self.window.menuBar().actions()
@@ -126,8 +134,13 @@ class ExplainFeature(QObject):
         selected = self.inspector.select(layer_name, tuple(unit))
         if selected and not self._sized and not self.inspector.isFloating():
             self._sized = True
-            self.window.resizeDocks([self.inspector], [INSPECTOR_WIDTH], Qt.Orientation.Horizontal)
+            self._widen()
+            QTimer.singleShot(0, self._widen)  # again once shown: a restored layout may size it later
         return selected
+
+    def _widen(self) -> None:
+        if self.inspector.width() < INSPECTOR_WIDTH and not self.inspector.isFloating():
+            self.window.resizeDocks([self.inspector], [INSPECTOR_WIDTH], Qt.Orientation.Horizontal)
 
     def _layer(self, layer_name: str):
         return next((layer for layer in self.window.layers if layer_id(layer) == layer_name), None)

@@ -123,7 +123,7 @@ class InspectorDock(QDockWidget):
         layout.addLayout(navigation)
         layout.addWidget(self.scroll, 1)
         body.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        body.setMinimumWidth(440)
+        body.setMinimumWidth(380)  # narrower still works: the cells drop their numbers, tooltips stay
         self.setWidget(body)
         self.setFocusProxy(body)
 
