@@ -103,3 +103,52 @@ def test_dense_terms_beyond_the_top_ones_are_summed(view):
     view.sourceClicked.connect(lambda layer, unit: seen.append((layer, unit)))
     assert view.activate_term(2) and seen == [("f6.relu", (2,))]
     assert not view.activate_term(12)
+
+
+def test_the_evidence_image_is_warm_for_support_and_blue_against():
+    from lenet_gui.ui import evidence_overlay
+
+    values = np.zeros((4, 4))
+    values[0, 0], values[3, 3], values[1, 2] = 0.2, -0.1, 0.02
+    image = evidence_overlay.evidence_image(values)
+    supports, opposes, none = image.pixelColor(0, 0), image.pixelColor(3, 3), image.pixelColor(1, 0)  # (x, y)
+    assert supports.alpha() == evidence_overlay.MAX_ALPHA and supports.red() > supports.blue() + 100
+    assert 0 < opposes.alpha() < supports.alpha() and opposes.blue() > opposes.red() + 100
+    assert none.alpha() == 0
+    assert 0 < image.pixelColor(2, 1).alpha() < opposes.alpha()  # weak evidence shows, faintly
+    assert evidence_overlay.evidence_image(np.full((2, 2), np.nan)).pixelColor(0, 0).alpha() == 0
+
+
+def test_the_network_input_draws_the_patch_and_the_evidence(qtbot):
+    from lenet_gui.ui import evidence_overlay
+    from lenet_gui.ui.app import create_application
+    from lenet_gui.ui.network_input import NetworkInputView
+
+    create_application()
+    view = NetworkInputView()
+    qtbot.addWidget(view)
+    view.resize(320, 320)
+    view.show()
+    qtbot.waitExposed(view)
+    area = view.image_rect()
+    cell = area.width() / 32
+    view.set_view(np.zeros((32, 32), np.float32))
+    evidence = np.zeros((32, 32))
+    evidence[16:20, 8:12] = 0.3
+    view.set_evidence(evidence, "Evidence for 7 (93 %)")
+    view.set_patch((4, 20, 9, 25))
+    assert view.evidence_title() == "Evidence for 7 (93 %)" and view.patch() == (4, 20, 9, 25)
+    image = view.grab().toImage()
+    ratio = image.devicePixelRatio()
+
+    def at(x, y):
+        return image.pixelColor(int((area.x() + (x + 0.5) * cell) * ratio), int((area.y() + (y + 0.5) * cell) * ratio))
+
+    warm = at(10, 18)
+    assert warm.red() > 150 and warm.blue() < 80  # orange over the black background
+    plain = at(2, 18)
+    assert plain.red() < 20 and plain.green() < 20
+    edge = image.pixelColor(int((area.x() + 20 * cell) * ratio), int((area.y() + 6.5 * cell) * ratio))
+    assert edge == evidence_overlay.patch_color(view.palette())
+    view.set_evidence(None)
+    assert view.evidence_title() is None

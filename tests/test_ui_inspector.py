@@ -336,3 +336,36 @@ def test_light_and_dark_schemes_recolour_the_verdict(seven, qtbot):
     QApplication.processEvents()
     window.inspector.select("c3.conv", (2, 3, 4))
     assert "#1f8a3b" in window.inspector.view.verdict.text()
+
+
+def test_evidence_follows_the_pen_live_when_it_is_cheap(seven, draw, qtbot, monkeypatch):
+    window = seven
+    feature = window.explain
+    feature.show_evidence.trigger()
+    monkeypatch.setattr(explain_wiring, "LIVE_EVIDENCE_BUDGET_S", 10.0)  # as if it cost nothing
+    shown = feature.evidence
+    draw(window.canvas, [(60, 230), (230, 230)], release=False)
+    window.flush()
+    assert window.canvas.is_drawing() and feature.evidence is not shown
+    np.testing.assert_allclose(feature.evidence.map, evidence(window.session, window.last_result.prepared.tensor,
+                                                               class_index=window.last_result.digit).map, atol=1e-6)
+
+
+def test_another_model_starts_the_inspector_afresh(seven, qtbot, tmp_path):
+    from tests.helpers import tiny_classifier
+
+    window = seven
+    _click_unit(window, qtbot, C3, (2, 3, 4))
+    window.explain.show_evidence.trigger()
+    assert window.open_model(str(tiny_classifier(tmp_path / "tiny.onnx", channels_last=True)))
+    window.flush()
+    inspector = window.inspector
+    assert inspector.layer_name is None and inspector.heading.text() == "No unit selected"
+    assert window.network_input.patch() is None
+    conv = next(layer for layer in window.layers if layer.op == "Conv")  # unnamed: "Conv #1"
+    assert conv.name == "" and window.explain.select_from_panel(conv, 3, 5, 6)
+    assert (inspector.layer_name, inspector.unit) == ("Conv #1", (3, 5, 6))
+    assert inspector.explanation.agrees is True
+    assert inspector.explanation.runtime_value == pytest.approx(
+        float(window.last_result.activations[conv.output][3, 5, 6]), abs=1e-6)
+    assert window.explain.evidence is not None and window.explain.evidence.map.shape == (28, 28)

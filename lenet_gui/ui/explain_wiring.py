@@ -115,6 +115,10 @@ class ExplainFeature(QObject):
         self.inspector.set_explainer(self.explainer, layers, titles)
         self.inspector.input_size = (session.spec.height, session.spec.width)
         self._clear_selected_cell()
+        if self.inspector.layer_name is None:  # the unit went with the old model: so do its marks
+            self.patch_box = None
+            self.window.network_input.set_patch(None)
+            self._update_canvas_overlay()
         self.evidence_class = None
         self._evidence_key = None
 
