@@ -313,6 +313,9 @@ def run(quick: bool) -> list[Row]:
         workload.write_drawing_files(folder, n)
         rows += bench_predict_in_process(n, 1 if quick else 3, folder)
         rows += bench_predict_cli(n, 1 if quick else 5, folder)
+    from benchmarks import bench_explain
+
+    rows += bench_explain.run(quick)
     startup = python_startup(3 if quick else 10)
     rows.append(Row("python -c pass (interpreter start, for reference)", "ms", ms(startup), status=INFO))
     return rows

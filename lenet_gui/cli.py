@@ -3,6 +3,7 @@
     lenet-gui [--model M] [--provider auto|cpu|cuda] [--open FILE] [--screenshot OUT.png]
     lenet-gui shapes [MODEL] [--json]
     lenet-gui predict [--model M] [--provider P] [--json] FILE...
+    lenet-gui explain FILE --layer NAME [--unit 0,12,14] | --evidence [--class 7]  [--json]
 
 ``shapes`` and ``predict`` never import Qt: they work on a server with no display.
 Every error a user can cause is one line on stderr and exit code 2.
@@ -50,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--provider", choices=["auto", "cpu", "cuda"], default=None, help="where inference runs")
     p.add_argument("--open", dest="open_file", metavar="FILE", help="open an image or .strokes.json drawing")
     p.add_argument("--screenshot", metavar="OUT.png", help="render the window offscreen into a PNG and exit")
-    sub = p.add_subparsers(dest="command", metavar="{shapes,predict}")
+    sub = p.add_subparsers(dest="command", metavar="{shapes,predict,explain}")
 
     s = sub.add_parser("shapes", help="every layer's output shape, worked out as a hand calculation")
     s.add_argument("model", nargs="?", help="ONNX model (default: the shipped LeNet-5)")
@@ -62,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--provider", dest="predict_provider", choices=["auto", "cpu", "cuda"], default="auto")
     r.add_argument("--json", action="store_true", help="one JSON object per line")
     _spec_options(r)
+    from lenet_gui.cli_explain import add_explain_parser
+
+    add_explain_parser(sub)
     return p
 
 
@@ -124,6 +128,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_shapes(args)
         if args.command == "predict":
             return cmd_predict(args)
+        if args.command == "explain":
+            from lenet_gui.cli_explain import cmd_explain
+
+            return cmd_explain(args)
         from lenet_gui.ui.app import run_app
 
         return run_app(

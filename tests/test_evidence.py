@@ -10,7 +10,9 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from lenet_gui.core import preprocess
-from lenet_gui.core.explain import ExplainError, background_tensor, evidence, evidence_all, occlusion_grid
+from lenet_gui.core.explain import (
+    ExplainError, background_tensor, evidence, evidence_all, logits_only, occlusion_grid,
+)
 from lenet_gui.core.session import ModelSession
 from lenet_gui.train import pendigits
 from tests.explain_models import nhwc_model
@@ -111,20 +113,34 @@ def test_evidence_on_channels_last_input_matches_the_reference(tmp_path):
 
 def test_one_batched_run_for_one_class_and_for_all(lenet):
     x = lenet.predict_drawing(DIGITS[0].drawing()).prepared.tensor
-    lenet.session = counting = CountingRuns(lenet.session)
+    runner = logits_only(lenet)
+    runner.session = counting = CountingRuns(runner.session)
+    lenet.session = app = CountingRuns(lenet.session)
     try:
         one = evidence(lenet, x)
         assert counting.runs == 1
         every = evidence_all(lenet, x)
-        assert counting.runs == 2
+        assert counting.runs == 2 and app.runs == 0
     finally:
-        lenet.session = counting.inner
+        runner.session = counting.inner
+        lenet.session = app.inner
     assert [e.class_index for e in every] == list(range(10))
     assert [e.label for e in every] == lenet.labels
     np.testing.assert_allclose(every[one.class_index].map, one.map, atol=1e-7)
     assert one.class_index == lenet.predict_drawing(DIGITS[0].drawing()).digit
     probs = [e.probability for e in every]
     assert sum(probs) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_logits_only_runner_gives_the_sessions_probabilities(lenet, tmp_path):
+    batch = np.stack([lenet.predict_drawing(d.drawing()).prepared.tensor[0] for d in DIGITS[:20]])
+    np.testing.assert_allclose(logits_only(lenet).probabilities(batch), lenet.predict_batch(batch), atol=1e-6)
+    from tests.helpers import tiny_classifier
+
+    for kwargs in ({"softmax": True}, {"batch": 4}):  # probabilities as output; a fixed batch size
+        session = ModelSession(tiny_classifier(tmp_path / f"t{len(kwargs)}{list(kwargs)[0]}.onnx", **kwargs))
+        x = np.random.default_rng(0).normal(size=(3,) + session.spec.tensor_shape()[1:]).astype(np.float32)
+        np.testing.assert_allclose(logits_only(session).probabilities(x), session.predict_batch(x), atol=1e-6)
 
 
 def test_every_pixel_is_covered_and_squares_reach_the_far_edge():

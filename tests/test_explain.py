@@ -436,3 +436,43 @@ def test_lenet_random_units_agree(lenet, which, data):
     unit = tuple(data.draw(st.integers(0, d - 1)) for d in shape)
     e = explainer.explain(result, layer.name, unit)
     assert e.explained and e.agrees, (layer.name, unit, e.value, e.runtime_value)
+
+
+def test_gemm_trans_a_reads_a_tensor_whose_first_axis_is_not_the_batch(tmp_path):
+    """Flatten → Transpose → Gemm(transA=1): the run keeps only the first row of the transposed
+    tensor, so the explainer fetches it whole; the Transpose itself says why it is not explained."""
+    w = np.random.default_rng(3).normal(size=(9, 4)).astype(np.float32)
+    nodes = [
+        helper.make_node("Flatten", ["x"], ["f"], name="flat"),
+        helper.make_node("Transpose", ["f"], ["ft"], name="columns", perm=[1, 0]),
+        helper.make_node("Gemm", ["ft", "w", "b"], ["out"], name="gemm", transA=1, beta=0.5),
+    ]
+    session, explainer = _tiny(tmp_path, nodes, {"w": w, "b": [1.0, 2.0, 3.0, 4.0]})
+    result = _run(session, THREE)
+    ok, reason = explainer.can_explain("columns")
+    assert not ok and "first axis is not the batch" in reason
+    for j in range(4):
+        e = explainer.explain(result, "gemm", (j,))
+        assert e.agrees, (e.reason, e.value, e.runtime_value)
+        assert e.value == pytest.approx(float(np.arange(1, 10) @ w[:, j]) + 0.5 * (j + 1), rel=1e-6)
+    # Each input is (row k, column 0) of the 9×1 tensor, and holds the k-th pixel.
+    assert all(t.source_layer == "columns" and t.source_unit[1] == 0 for t in e.terms)
+    assert all(t.value == 1 + t.source_unit[0] for t in e.terms)
+
+
+def test_probability_bars_are_the_softmax_of_the_logits(lenet, small_models, digits):
+    session, explainer = lenet
+    result = session.predict_drawing(digits[7].drawing())
+    for k in range(10):
+        e = explainer.explain_probability(result, k)
+        assert e.layer == "probabilities" and e.agrees and e.value == pytest.approx(float(result.probabilities[k]),
+                                                                                    rel=1e-5)
+    assert e.terms[0].source_layer == "output.gemm" and e.terms[0].source_unit == (result.digit,)
+    assert e.rows[0][0].values.ravel() == pytest.approx(result.logits.tolist(), rel=1e-6)
+    with pytest.raises(ExplainError, match="classes 0–9"):
+        explainer.explain_probability(result, 10)
+    # A model that ends in Softmax: the bar is that layer's unit.
+    session, explainer = small_models["features"]
+    result = session.predict_drawing(digits[7].drawing())
+    e = explainer.explain_probability(result, 4)
+    assert e.layer == "softmax" and e.agrees and e.value == pytest.approx(float(result.probabilities[4]), rel=1e-5)

@@ -102,8 +102,9 @@ class ExplainContext:
     def term(self, name: str, full_index: tuple[int, ...], weight: float, value: float,
              padding: bool = False) -> Term:
         """A term whose input is unit ``full_index`` (batch axis first) of tensor ``name``."""
-        return Term(float(weight), float(value), self.source_layer(name), tuple(int(i) for i in full_index[1:]),
-                    padding)
+        unbatched = self.notes.get("unbatched")
+        index = full_index if unbatched is not None and unbatched(name) else full_index[1:]
+        return Term(float(weight), float(value), self.source_layer(name), tuple(int(i) for i in index), padding)
 
     def walk_back(self, name: str, full_index: tuple[int, ...]) -> tuple[str, tuple[int, ...]]:
         """Follow Flatten/Reshape-like layers back to the unit they copied: (tensor, full index).

@@ -131,12 +131,9 @@ def _softmax_vector(ctx, node, x, index):
     return row, position, cells
 
 
-@rule()
-def explain_softmax(ctx: ExplainContext, layer, node, unit) -> Explanation:
-    x_name = node.input[0]
-    x = ctx.value(x_name, "the logits")
-    index = full(unit)
-    z, k, cells = _softmax_vector(ctx, node, x, index)
+def softmax_working(z: np.ndarray, k: int, log: bool = False) -> tuple[float, list[Step], list[list[Grid]]]:
+    """(value, steps, grids) of softmax (or log-softmax) over logits ``z`` for position ``k``."""
+    z = np.asarray(z, dtype=np.float64).ravel()
     top = float(z.max())
     exps = np.exp(z - top)
     total = math.fsum(exps.tolist())
@@ -147,18 +144,27 @@ def explain_softmax(ctx: ExplainContext, layer, node, unit) -> Explanation:
         Step(f"e^(z {MINUS} max) for unit {k}: e^({num(z[k])} {MINUS} {num(top)}) = {num(exps[k])}", float(exps[k])),
         Step(f"sum of the {z.size} exponentials = {num(total)}", total),
     ]
-    if node.op_type == "LogSoftmax":
+    if log:
         value = float(z[k] - top - math.log(total))
         steps.append(Step(f"z {MINUS} max {MINUS} ln(sum) = {num(z[k] - top)} {MINUS} {num(math.log(total))} "
                           f"= {num(value)}", value))
     else:
         value = float(exps[k] / total)
         steps.append(Step(f"probability = {num(exps[k])} / {num(total)} = {num(value)}", value))
-    probs = exps / total
     hl = (0, int(k))
     rows = [[Grid("logits", z[None, :], highlight=hl, signed=True),
              Grid(f"e^(z {MINUS} max)", exps[None, :], highlight=hl),
-             Grid("probabilities", probs[None, :], highlight=hl)]]
+             Grid("probabilities", (exps / total)[None, :], highlight=hl)]]
+    return value, steps, rows
+
+
+@rule()
+def explain_softmax(ctx: ExplainContext, layer, node, unit) -> Explanation:
+    x_name = node.input[0]
+    x = ctx.value(x_name, "the logits")
+    index = full(unit)
+    z, k, cells = _softmax_vector(ctx, node, x, index)
+    value, steps, rows = softmax_working(z, k, log=node.op_type == "LogSoftmax")
     terms = sorted((ctx.term(x_name, cell, 1.0, float(z[i])) for i, cell in enumerate(cells)),
                    key=lambda t: -t.value)
     return Explanation("", node.op_type, tuple(unit), value=value, kind="softmax", rows=rows, terms=terms,
