@@ -235,11 +235,15 @@ def test_clicking_a_patch_cell_walks_back_to_that_input_unit(seven, qtbot):
     assert (window.inspector.layer_name, window.inspector.unit) == ("s2.maxpool", (4, 4, 6))
 
 
-def test_the_evidence_overlay_and_why_not(seven, qtbot):
+def test_the_evidence_overlay_and_why_not(seven, qtbot, monkeypatch):
     window = seven
     feature = window.explain
+    runs = []
+    real = explain_wiring.evidence_all
+    monkeypatch.setattr(explain_wiring, "evidence_all", lambda *a, **k: runs.append(1) or real(*a, **k))
     assert window.network_input.evidence_title() is None
     feature.show_evidence.trigger()
+    assert len(runs) == 1
     assert window.network_input.evidence_title() == f"Evidence for 7 ({window.last_result.confidence * 100:.0f} %)"
     expected = evidence(window.session, window.last_result.prepared.tensor, class_index=7)
     np.testing.assert_allclose(feature.evidence.map, expected.map, atol=1e-6)
@@ -249,6 +253,7 @@ def test_the_evidence_overlay_and_why_not(seven, qtbot):
     bars = window.prediction.bars
     QTest.mouseClick(bars, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, bars.row_center(9).toPoint())
     assert feature.evidence.class_index == 9 and bars.marked() == 9
+    assert len(runs) == 1  # every class's map came from the one batch
     assert window.network_input.evidence_title().startswith("Why not 9?")
     np.testing.assert_allclose(feature.evidence.map, evidence(window.session, window.last_result.prepared.tensor,
                                                                class_index=9).map, atol=1e-6)
