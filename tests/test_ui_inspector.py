@@ -374,3 +374,24 @@ def test_another_model_starts_the_inspector_afresh(seven, qtbot, tmp_path):
     assert inspector.explanation.runtime_value == pytest.approx(
         float(window.last_result.activations[conv.output][3, 5, 6]), abs=1e-6)
     assert window.explain.evidence is not None and window.explain.evidence.map.shape == (28, 28)
+
+
+def test_double_clicking_a_bar_explains_its_probability(seven, qtbot):
+    window = seven
+    bars = window.prediction.bars
+    QTest.mouseDClick(bars, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, bars.row_center(7).toPoint())
+    qtbot.waitUntil(lambda: window.inspector.isVisible())
+    inspector = window.inspector
+    explanation = inspector.explanation
+    assert (inspector.layer_name, inspector.unit) == ("probabilities", (7,)) and explanation.kind == "softmax"
+    assert explanation.agrees is True
+    assert explanation.runtime_value == pytest.approx(float(window.last_result.probabilities[7]), abs=1e-7)
+    assert inspector.heading.text().endswith("class 7")
+    # Logits, exponentials and probabilities, each a strip of ten under the other.
+    assert [row[0].values.size for row in inspector.view.grids.rows()] == [10, 10, 10]
+    QTest.mouseClick(inspector.next, Qt.MouseButton.LeftButton)
+    assert inspector.unit == (8,)
+    assert inspector.explanation.runtime_value == pytest.approx(float(window.last_result.probabilities[8]), abs=1e-7)
+    # Each logit links back to its unit of the output layer.
+    inspector.view.activate_term(0)
+    assert (inspector.layer_name, inspector.unit) == ("output.gemm", (7,)) and inspector.explanation.kind == "dense"

@@ -23,7 +23,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu, QToolBar
 
 from lenet_gui.core import placement, unit_cursor
-from lenet_gui.core.explain import Explainer, evidence_all, layer_id
+from lenet_gui.core.explain import PROBABILITIES, Explainer, evidence_all, layer_id
 from lenet_gui.core.onnx_io import load_model
 from lenet_gui.ui import evidence_overlay
 from lenet_gui.ui.inspector import InspectorDock
@@ -76,7 +76,9 @@ class ExplainFeature(QObject):
         window.canvas.drawingCommitted.connect(self._pen_up)
         window.controller.sessionChanged.connect(self.model_changed)
         window.prediction.bars.classClicked.connect(self.evidence_for_class)
-        window.prediction.bars.setToolTip("Click a bar to see what in the drawing speaks for or against that class")
+        window.prediction.bars.classDoubleClicked.connect(self.explain_probability)
+        window.prediction.bars.setToolTip("Click a bar to see what in the drawing speaks for or against that class; "
+                                          "double-click it to see how its probability was computed")
         if window.session is not None:
             self.model_changed(window.session)
         window.installEventFilter(self)
@@ -147,6 +149,10 @@ class ExplainFeature(QObject):
     def _widen(self) -> None:
         if self.inspector.width() < INSPECTOR_WIDTH and not self.inspector.isFloating():
             self.window.resizeDocks([self.inspector], [INSPECTOR_WIDTH], Qt.Orientation.Horizontal)
+
+    def explain_probability(self, index: int) -> bool:
+        """A probability bar double-clicked: the softmax that made it, in the inspector."""
+        return self.select(PROBABILITIES, (index,))
 
     def _layer(self, layer_name: str):
         return next((layer for layer in self.window.layers if layer_id(layer) == layer_name), None)

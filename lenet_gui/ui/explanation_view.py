@@ -31,6 +31,7 @@ GRID_GAP = 24  # room for "×" and "=" between the grids of a row
 SUM_WIDTH = 92
 TITLE_HEIGHT = 16
 ROW_GAP = 10
+WRAP_CELLS = 16  # grids of a row wider than this go one under the other
 TOP_TERMS = 12  # terms listed one by one; the rest are summed in one line
 
 
@@ -82,7 +83,7 @@ class GridTable(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self._rows: list[list[Grid]] = []
         self._products = False  # rows are patch × kernel = products
-        self._scales: list[float] = []
+        self._scales: dict[tuple[int, int], float] = {}
         self._cell = MAX_CELL
         self._width_for_cell = -1
         self._ramps: dict[tuple[bool, bool], list[QColor]] = {}
@@ -91,16 +92,25 @@ class GridTable(QWidget):
     # --- data ---------------------------------------------------------------------------------
     def set_rows(self, rows: list[list[Grid]], products: bool) -> None:
         shape_before = [[g.values.shape for g in row] for row in self._rows]
-        self._rows = [list(row) for row in rows]
-        self._products = products and all(len(row) == 3 for row in self._rows)
-        # Grids in the same place of every row share a colour scale, so rows compare at a glance.
-        columns = max((len(row) for row in self._rows), default=0)
-        self._scales = []
-        for c in range(columns):
-            values = [np.abs(np.asarray(row[c].values, dtype=float)) for row in self._rows if c < len(row)]
+        self._products = products and all(len(row) == 3 for row in rows)
+        self._rows = []
+        for row in rows:
+            if not self._products and self._row_cells(row) > WRAP_CELLS:
+                self._rows.extend([grid] for grid in row)  # long strips (softmax over 10 classes): one a line
+            else:
+                self._rows.append(list(row))
+        # A conv's patches share one colour scale, its kernels another, its products a third, so
+        # rows compare at a glance; any other grid is scaled by its own largest value.
+        def peak(grids) -> float:
+            values = [np.abs(np.asarray(g.values, dtype=float)) for g in grids]
             finite = [v[np.isfinite(v)] for v in values]
-            peak = max((float(v.max()) for v in finite if v.size), default=0.0)
-            self._scales.append(peak or 1.0)
+            return max((float(v.max()) for v in finite if v.size), default=0.0) or 1.0
+
+        if self._products:
+            columns = [peak([row[c] for row in self._rows]) for c in range(3)]
+            self._scales = {(r, c): columns[c] for r in range(len(self._rows)) for c in range(3)}
+        else:
+            self._scales = {(r, c): peak([g]) for r, row in enumerate(self._rows) for c, g in enumerate(row)}
         if [[g.values.shape for g in row] for row in self._rows] != shape_before:
             self._width_for_cell = -1
             self._relayout()
@@ -210,7 +220,7 @@ class GridTable(QWidget):
             values = np.asarray(grid.values, dtype=float)
             values = values if values.ndim == 2 else values.reshape(1, -1)
             signed = bool(grid.signed) or bool(np.nanmin(values) < 0) if values.size else grid.signed
-            scale = self._scales[g] if g < len(self._scales) else 1.0
+            scale = self._scales.get((r, g), 1.0)
             padding = None if grid.padding is None else np.asarray(grid.padding, dtype=bool).reshape(values.shape)
             painter.setFont(small)
             painter.setPen(dim)
@@ -365,7 +375,8 @@ class ExplanationView(QWidget):
         has_grids = bool(explanation.rows)
         self.grids.set_rows(explanation.rows, products=explanation.kind == "conv")
         self.grids.setVisible(has_grids)
-        self._show_terms(explanation, listed_as_grids=has_grids)
+        # A conv's or pool's grids are its terms; a softmax row still links to its logits.
+        self._show_terms(explanation, listed_as_grids=explanation.kind in ("conv", "pool"))
         self._show_steps(explanation)
         self.verdict.setText(self.verdict_html(explanation, palette))
 

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from lenet_gui.core import unit_cursor
-from lenet_gui.core.explain import layer_id
+from lenet_gui.core.explain import PROBABILITIES, layer_id
 from lenet_gui.core.explanation import Explanation
 from lenet_gui.ui.explanation_view import ExplanationView
 
@@ -158,6 +158,8 @@ class InspectorDock(QDockWidget):
         self._update_buttons()
 
     def shape(self) -> tuple[int, ...] | None:
+        if self.layer_name == PROBABILITIES:
+            return None if self.result is None else (len(self.result.probabilities),)
         layer = self._layers.get(self.layer_name)
         if layer is None:
             return None
@@ -167,8 +169,11 @@ class InspectorDock(QDockWidget):
 
     # --- choosing the unit ---------------------------------------------------------------------------
     def select(self, layer_name: str, unit) -> bool:
-        """Explain ``unit`` of ``layer_name``; shows the dock. False for a layer the model lacks."""
-        if layer_name not in self._layers:
+        """Explain ``unit`` of ``layer_name``; shows the dock. False for a layer the model lacks.
+
+        ``PROBABILITIES`` with ``(k,)`` explains the probability bar of class k (the softmax).
+        """
+        if layer_name not in self._layers and layer_name != PROBABILITIES:
             return False
         self.layer_name = layer_name
         shape = self.shape()
@@ -254,11 +259,13 @@ class InspectorDock(QDockWidget):
 
     def _explain(self) -> None:
         layer = self._layers.get(self.layer_name)
-        if layer is None or self.unit is None:
+        bars = self.layer_name == PROBABILITIES
+        if (layer is None and not bars) or self.unit is None:
             return
         shape = self.shape() or ()
-        title = self._titles.get(self.layer_name, layer.display_name)
-        self.heading.setText(f"{title} — {unit_cursor.describe(shape, self.unit)}")
+        title = "Probabilities · softmax of the logits" if bars else self._titles.get(self.layer_name, layer.display_name)
+        where = f"class {self.unit[0]}" if bars else unit_cursor.describe(shape, self.unit)
+        self.heading.setText(f"{title} — {where}")
         self.setWindowTitle(f"Unit Inspector: {title.split(' · ')[0]}")
         self.explanation = None
         if self.explainer is None:
@@ -267,7 +274,10 @@ class InspectorDock(QDockWidget):
             self.view.show_message("Draw a digit: this unit is then worked out with the numbers of your drawing.")
         else:
             try:
-                self.explanation = self.explainer.explain(self.result, self.layer_name, self.unit)
+                if bars:
+                    self.explanation = self.explainer.explain_probability(self.result, self.unit[0])
+                else:
+                    self.explanation = self.explainer.explain(self.result, self.layer_name, self.unit)
             except Exception as exc:  # a rule's bug must not reach the person as a traceback
                 first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                 self.view.show_message(f"This unit cannot be explained: {first}")

@@ -22,6 +22,8 @@ class ProbabilityBars(QWidget):
 
     #: A bar was clicked: its class index (the evidence overlay then shows that class).
     classClicked = Signal(int)
+    #: A bar was double-clicked: its class index (the unit inspector explains its probability).
+    classDoubleClicked = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -89,6 +91,14 @@ class ProbabilityBars(QWidget):
             event.accept()
             return
         super().mousePressEvent(event)
+
+    def mouseDoubleClickEvent(self, event) -> None:
+        index = self.class_at(event.position().y())
+        if event.button() == Qt.MouseButton.LeftButton and index is not None:
+            self.classDoubleClicked.emit(index)
+            event.accept()
+            return
+        super().mouseDoubleClickEvent(event)
 
     def _update_height(self) -> None:
         self.setFixedHeight(max(1, len(self._labels)) * BAR_ROW_HEIGHT + 4)
