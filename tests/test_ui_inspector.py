@@ -94,7 +94,8 @@ def test_the_enlarged_map_selects_units_too(seven, qtbot):
     dialog = window._map_dialog
     qtbot.waitExposed(dialog)
     assert dialog.channel == 3
-    dialog.maps.unitActivated.emit(0, 5, 6)  # what a click on row 5, column 6 of the enlarged map sends
+    enlarged = dialog.maps
+    QTest.mouseClick(enlarged, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, enlarged.unit_center(0, 5, 6))
     assert (window.inspector.layer_name, window.inspector.unit) == ("s2.maxpool", (3, 5, 6))
     explanation = window.inspector.explanation
     assert explanation.kind == "pool" and explanation.agrees is True

@@ -276,7 +276,7 @@ class ExplainFeature(QObject):
             return
         self.evidence = shown
         self.window.network_input.set_evidence(shown.map, self.evidence_title(shown, result))
-        self.window.network_input.setToolTip(self.evidence_tooltip(shown))
+        self.window.network_input.setToolTip(self.evidence_tooltip(shown, self.evidence_seconds))
         self.window.prediction.bars.set_marked(shown.class_index)
         self._update_canvas_overlay()
 
@@ -287,12 +287,14 @@ class ExplainFeature(QObject):
         return f"Why not {shown.label}? ({shown.probability * 100:.1f} %)"
 
     @staticmethod
-    def evidence_tooltip(shown) -> str:
+    def evidence_tooltip(shown, seconds: float | None = None) -> str:
         peak = float(np.max(np.abs(shown.map))) if np.size(shown.map) else 0.0
+        cost = f" Worked out in {seconds * 1000:.0f} ms, in one batched run." if seconds else ""
         return (f"Evidence for {shown.label}: each input pixel is coloured by how much blanking a "
                 f"{shown.patch}×{shown.patch} square over it changes p({shown.label}), now "
                 f"{shown.probability * 100:.1f} %. Orange: blanking lowers it (the ink there speaks for "
-                f"{shown.label}); blue: blanking raises it. The strongest colour is {peak * 100:.1f} percentage points.")
+                f"{shown.label}); blue: blanking raises it. The strongest colour is {peak * 100:.1f} "
+                f"percentage points.{cost}")
 
     # --- the canvas -----------------------------------------------------------------------------------------
     def _update_canvas_overlay(self) -> None:
