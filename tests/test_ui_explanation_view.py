@@ -7,7 +7,8 @@ from PySide6.QtWidgets import QApplication
 
 from lenet_gui.core.explanation import Explanation, Grid, Step, Term
 from lenet_gui.ui import theme
-from lenet_gui.ui.explanation_view import ExplanationView, cell_text
+from lenet_gui.ui.explanation_grids import cell_text
+from lenet_gui.ui.explanation_view import ExplanationView
 
 
 @pytest.fixture

@@ -172,15 +172,20 @@ class ExplainFeature(QObject):
         self._update_canvas_overlay()
 
     def _mark_in_panel(self, layer, unit) -> None:
-        self._clear_selected_cell()
         panel_row = self.window.layer_panel.row_for(layer) if layer is not None else None
-        if panel_row is None or panel_row.maps is None:
+        maps = panel_row.maps if panel_row is not None else None
+        if maps is None:
+            self._clear_selected_cell()
             return
-        maps = panel_row.maps
         cell = unit_cursor.to_tile(maps.shape, maps.kind, unit)
+        if self._selected_cell == (maps, cell):
+            return  # a new result for the same unit: nothing moves
+        another_layer = self._selected_cell is None or self._selected_cell[0] is not maps
+        self._clear_selected_cell()
         maps.set_selected(cell)
         self._selected_cell = (maps, cell)
-        self.window.layer_panel.scroll.ensureWidgetVisible(maps, 0, 10)
+        if another_layer:  # walking back to another layer brings it into view; stepping does not scroll
+            self.window.layer_panel.scroll.ensureWidgetVisible(maps, 0, 10)
 
     def _clear_selected_cell(self) -> None:
         if self._selected_cell is not None:
