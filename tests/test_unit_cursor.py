@@ -72,3 +72,11 @@ def test_the_placement_puts_every_stroke_point_on_its_ink():
 def test_no_placement_without_ink_or_for_a_single_dot():
     assert placement.stroke_placement([]) is None
     assert placement.stroke_placement([[(10.0, 10.0), (10.0, 10.0)]]) is None
+
+
+def test_the_window_is_described_with_stride_and_dilation():
+    text = unit_cursor.describe_window({"start": [3, 4], "kernel": [5, 5], "stride": [1, 1], "dilation": [1, 1]})
+    assert text.startswith("Patch from its input's rows 3 to 7, columns 4 to 8 (stride 1, dilation 1;")
+    text = unit_cursor.describe_window({"start": [-1, 6], "kernel": [3, 3], "stride": [2, 2], "dilation": [2, 1]})
+    assert "rows −1 to 3 every 2, columns 6 to 8 (stride 2, dilation 2×1;" in text
+    assert unit_cursor.describe_window({}) == ""

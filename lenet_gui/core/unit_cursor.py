@@ -97,3 +97,25 @@ def to_tile(shape: tuple[int, ...], kind: str, unit: tuple[int, ...]) -> tuple[i
     if kind == "maps" and len(shape) == 2:
         return 0, unit[0], unit[1]
     return flat_index(shape, unit), 0, 0
+
+
+def describe_window(window: dict) -> str:
+    """Where a conv or pool took its patch in its input: "rows 3 to 7, columns 4 to 8 (stride 1, dilation 1)".
+
+    With stride and dilation written out, a student sees the kernel jump and spread.
+    """
+    try:
+        (y, x), (ky, kx) = window["start"], window["kernel"]
+        dy, dx = window.get("dilation") or (1, 1)
+        sy, sx = window.get("stride") or (1, 1)
+    except (KeyError, TypeError, ValueError):
+        return ""
+
+    def span(start: int, size: int, step: int) -> str:  # "to", not a dash: the start may be negative
+        text = f"{start} to {start + (size - 1) * step}".replace("-", "−")
+        return text + (f" every {step}" if step != 1 else "")
+
+    rows, cols = f"rows {span(y, ky, dy)}", f"columns {span(x, kx, dx)}"
+    stride = f"stride {sy}" if sy == sx else f"stride {sy}×{sx}"
+    dilation = f"dilation {dy}" if dy == dx else f"dilation {dy}×{dx}"
+    return f"Patch from its input's {rows}, {cols} ({stride}, {dilation}; negative or past the end is padding)."

@@ -289,13 +289,17 @@ class InspectorDock(QDockWidget):
 
     def _where_text(self) -> str:
         explanation = self.explanation
-        if explanation is None or explanation.input_box is None:
+        if explanation is None:
             return ""
-        top, left, height, width = explanation.input_box
-        if self.input_size is not None and (top, left, height, width) == (0, 0, *self.input_size):
-            return "Sees the whole input: every pixel can change this value."
-        return (f"Sees input rows {top}–{top + height - 1}, columns {left}–{left + width - 1} "
-                f"({height}×{width}), outlined on the network input.")
+        lines = [unit_cursor.describe_window(explanation.window)] if explanation.kind in ("conv", "pool") else []
+        if explanation.input_box is not None:
+            top, left, height, width = explanation.input_box
+            if self.input_size is not None and (top, left, height, width) == (0, 0, *self.input_size):
+                lines.append("Sees the whole input: every pixel can change this value.")
+            else:
+                lines.append(f"Sees input rows {top}–{top + height - 1}, columns {left}–{left + width - 1} "
+                             f"({height}×{width}), outlined on the network input.")
+        return "\n".join(line for line in lines if line)
 
     def input_box(self) -> tuple[int, int, int, int] | None:
         """The receptive field of the unit shown as (y0, x0, y1, x1), the network input's convention."""
@@ -318,3 +322,4 @@ class InspectorDock(QDockWidget):
     def hideEvent(self, event) -> None:
         self.pause()
         super().hideEvent(event)
+
