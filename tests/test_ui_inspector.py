@@ -53,6 +53,7 @@ def test_clicking_a_unit_explains_it_in_the_dock(seven, qtbot):
     rows = inspector.view.grids.rows()
     assert len(rows) == 6 and all(g.values.shape == (5, 5) for row in rows for g in row)
     assert "map 2, row 3, column 4" in inspector.heading.text()
+    assert inspector.where.text().startswith("Patch from S2 · Max pooling: rows 3 to 7, columns 4 to 8 (stride 1")
     verdict = inspector.view.verdict.text()
     assert "✓" in verdict and "within 0.0001 relative" in verdict and f"{explanation.runtime_value:.6f}".replace("-", "−") in verdict
     # The unit is marked in the panel and its receptive field framed on the network input.

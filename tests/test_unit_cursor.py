@@ -75,8 +75,11 @@ def test_no_placement_without_ink_or_for_a_single_dot():
 
 
 def test_the_window_is_described_with_stride_and_dilation():
-    text = unit_cursor.describe_window({"start": [3, 4], "kernel": [5, 5], "stride": [1, 1], "dilation": [1, 1]})
-    assert text.startswith("Patch from its input's rows 3 to 7, columns 4 to 8 (stride 1, dilation 1;")
-    text = unit_cursor.describe_window({"start": [-1, 6], "kernel": [3, 3], "stride": [2, 2], "dilation": [2, 1]})
-    assert "rows −1 to 3 every 2, columns 6 to 8 (stride 2, dilation 2×1;" in text
+    text = unit_cursor.describe_window({"start": [3, 4], "kernel": [5, 5], "stride": [1, 1], "dilation": [1, 1],
+                                        "pads": [0, 0, 0, 0]}, "S2")
+    assert text == "Patch from S2: rows 3 to 7, columns 4 to 8 (stride 1, dilation 1)."
+    text = unit_cursor.describe_window({"start": [-1, 6], "kernel": [3, 3], "stride": [2, 2], "dilation": [2, 1],
+                                        "pads": [1, 1, 1, 1]})
+    assert text == ("Patch from its input: rows −1 to 3 every 2, columns 6 to 8 (stride 2, dilation 2×1; "
+                    "rows and columns outside it are padding).")
     assert unit_cursor.describe_window({}) == ""

@@ -99,8 +99,8 @@ def to_tile(shape: tuple[int, ...], kind: str, unit: tuple[int, ...]) -> tuple[i
     return flat_index(shape, unit), 0, 0
 
 
-def describe_window(window: dict) -> str:
-    """Where a conv or pool took its patch in its input: "rows 3 to 7, columns 4 to 8 (stride 1, dilation 1)".
+def describe_window(window: dict, source: str = "its input") -> str:
+    """Where a conv or pool took its patch: "Patch from S2: rows 3 to 7, columns 4 to 8 (stride 1, dilation 1)."
 
     With stride and dilation written out, a student sees the kernel jump and spread.
     """
@@ -118,4 +118,6 @@ def describe_window(window: dict) -> str:
     rows, cols = f"rows {span(y, ky, dy)}", f"columns {span(x, kx, dx)}"
     stride = f"stride {sy}" if sy == sx else f"stride {sy}×{sx}"
     dilation = f"dilation {dy}" if dy == dx else f"dilation {dy}×{dx}"
-    return f"Patch from its input's {rows}, {cols} ({stride}, {dilation}; negative or past the end is padding)."
+    padded = any(int(p) for p in window.get("pads") or ())
+    note = "; rows and columns outside it are padding" if padded else ""
+    return f"Patch from {source}: {rows}, {cols} ({stride}, {dilation}{note})."

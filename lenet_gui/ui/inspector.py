@@ -291,7 +291,11 @@ class InspectorDock(QDockWidget):
         explanation = self.explanation
         if explanation is None:
             return ""
-        lines = [unit_cursor.describe_window(explanation.window)] if explanation.kind in ("conv", "pool") else []
+        lines = []
+        if explanation.kind in ("conv", "pool"):
+            source = next((t.source_layer for t in explanation.terms), None)
+            name = "the network input" if source is None else self._titles.get(source, source)
+            lines.append(unit_cursor.describe_window(explanation.window, name))
         if explanation.input_box is not None:
             top, left, height, width = explanation.input_box
             if self.input_size is not None and (top, left, height, width) == (0, 0, *self.input_size):
