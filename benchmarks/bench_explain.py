@@ -16,7 +16,8 @@ def bench_evidence(reps: int) -> list[Row]:
     """explain.evidence / evidence_all on LeNet-5 next to onnxruntime on the same batch, logits only."""
     import onnxruntime as ort
 
-    from lenet_gui.core import explain, preprocess
+    from lenet_gui.core import evidence as explain
+    from lenet_gui.core import preprocess
     from lenet_gui.core.session import ModelSession
 
     session = ModelSession(provider="cpu", threads=1)
@@ -71,3 +72,11 @@ def bench_explain_unit(reps: int) -> list[Row]:
 
 def run(quick: bool) -> list[Row]:
     return bench_evidence(30 if quick else 300) + bench_explain_unit(30 if quick else 300)
+
+
+if __name__ == "__main__":  # python -m benchmarks.bench_explain [--quick]
+    import sys
+
+    from benchmarks.report import text_table
+
+    print(text_table(run("--quick" in sys.argv)))

@@ -10,7 +10,6 @@ exit code 2.
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import sys
@@ -94,8 +93,9 @@ def resolve_layer(explainer, name: str) -> tuple[str, str]:
 
 
 def _axes_text(layer, shape) -> str:
-    if layer.op in ("Conv", "MaxPool", "AveragePool", "LpPool") and len(shape) == 3:
-        return "channel, row, column, counted from 0"
+    spatial = {2: "position", 3: "row, column", 4: "depth, row, column"}.get(len(shape))
+    if layer.op in ("Conv", "MaxPool", "AveragePool", "LpPool") and spatial:
+        return f"channel, {spatial}, counted from 0"
     return "counted from 0"
 
 

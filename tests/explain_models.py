@@ -141,6 +141,8 @@ def misc_model(path):
     """The remaining element-wise, normalisation and shape ops, on small tensors."""
     n = Net("misc", opset=20)
     x = n.add("Conv", ["image", n.weight((2, 1, 3, 3)), n.weight((2,), 0.1)], name="c1", strides=[2, 2])
+    x = n.add("ConvTranspose", [x, n.weight((2, 2, 2, 2)), n.weight((2,), 0.1)], name="deconv", strides=[2, 2],
+              pads=[0, 0, 1, 1])
     x = n.add("InstanceNormalization", [x, n.weight((2,), positive=True), n.weight((2,), 0.1)], name="inorm")
     x = n.add("Softplus", [x], name="softplus")
     x = n.add("Pad", [x, n.const(np.array([0, 0, 1, 2, 0, 0, 0, 1], dtype=np.int64)),
@@ -158,6 +160,16 @@ def misc_model(path):
     x = n.add("PRelu", [x, n.weight((4, 1, 1), 0.2)], name="prelu")
     x = n.add("Identity", [x], name="identity")
     x = n.add("Dropout", [x], name="dropout")
+    r = n.add("ReduceMean", [x, n.const(np.array([3], dtype=np.int64))], name="reducemean", keepdims=1)
+    r = n.add("ReduceL2", [r, n.const(np.array([-2], dtype=np.int64))], name="reducel2", keepdims=1)
+    x = n.add("Add", [x, r], name="add_reduced")
+    for op in ("ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceSumSquare", "ReduceLogSum",
+               "ReduceLogSumExp"):  # over the 4 channels, of values in (0, 1): results of size about 1
+        t = n.add(op, [n.add("Sigmoid", [x], name=f"positive_{op.lower()}"), n.const(np.array([1], np.int64))],
+                  name=op.lower(), keepdims=0)
+        t = n.add("Unsqueeze", [t, n.const(np.array([1], np.int64))], name=f"back_{op.lower()}")
+        x = n.add("Add", [x, n.add("Mul", [t, n.const(np.array(0.1, np.float32))], name=f"scaled_{op.lower()}")],
+                  name=f"plus_{op.lower()}")
     x = n.add("Unsqueeze", [x, n.const(np.array([2], dtype=np.int64))], name="unsqueeze")
     x = n.add("Squeeze", [x, n.const(np.array([2], dtype=np.int64))], name="squeeze")
     g = n.add("GlobalLpPool", [x], name="glp", p=2)
@@ -167,10 +179,13 @@ def misc_model(path):
     x = n.add("MatMul", [x, n.weight((8, 6))], name="mm")
     x = n.add("LayerNormalization", [x, n.weight((6,), positive=True), n.weight((6,), 0.1)], name="lnorm")
     x = n.add("Sigmoid", [x], name="sig")
+    # A chain of unary ops on values kept in range; ops with attributes here take their defaults.
     for op in ("Exp", "Log", "Sqrt", "Reciprocal", "Erf", "Sin", "Cos", "Celu", "Softsign", "HardSwish", "Mish",
-               "Gelu", "Selu", "ThresholdedRelu", "Sign", "Floor", "Ceil"):
+               "Gelu", "Selu", "LeakyRelu", "HardSigmoid", "Elu", "ThresholdedRelu", "Sign", "Floor", "Ceil"):
         kwargs = {"alpha": 0.1} if op == "ThresholdedRelu" else {}
-        x = n.add(op, [x], name=op.lower(), **kwargs)
+        if op == "LeakyRelu":
+            x = n.add("Sub", [x, n.const(np.array(0.6, np.float32))], name="below_zero")
+        x = n.add(op, [x], name=f"chain_{op.lower()}", **kwargs)
         if op in ("Sign", "Floor", "Ceil"):
             x = n.add("Add", [x, n.const(np.array(0.5, np.float32))], name=f"after_{op.lower()}")
     x = n.add("Pow", [x, n.const(np.array(2.0, np.float32))], name="pow")

@@ -138,3 +138,20 @@ def test_probabilities_pseudo_layer(capsys, run7):
     assert code == 0 and "unit [7]" in out.splitlines()[0] and "probability = " in out
     code, _, err = explain(capsys, "--layer", "probabilities", "--unit", "10")
     assert code == 2 and "classes 0–9" in err
+
+
+def test_image_file_and_another_model(tmp_path, capsys):
+    from tests.explain_models import features_model
+
+    img = tmp_path / "one.png"
+    canvas = np.full((120, 120), 255, np.uint8)
+    canvas[15:105, 57:63] = 0
+    Image.fromarray(canvas).save(img)
+    model = features_model(tmp_path / "features.onnx")
+    code = cli.main(["explain", str(img), "--model", str(model), "--layer", "bn1", "--unit", "2,5,7", "--json"])
+    data = json.loads(capsys.readouterr().out)
+    assert code == 0 and data["layer"] == "bn1" and data["op"] == "BatchNormalization" and data["agrees"] is True
+    assert [s["text"].split(" ")[0] for s in data["steps"]][:2] == ["x", "x"]
+    code = cli.main(["explain", str(img), "--model", str(model), "--layer", "softmax", "--unit", "1"])
+    out = capsys.readouterr().out
+    assert code == 0 and "probability = " in out and "✓ agrees" in out

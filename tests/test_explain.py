@@ -71,6 +71,11 @@ def _check_every_layer(session, explainer, result, rng, units=UNITS_PER_LAYER) -
             assert e.runtime_value == pytest.approx(float(activation[unit]))
             assert e.agrees, f"{layer.name} ({layer.op}) {unit}: explained {e.value}, onnxruntime {e.runtime_value}"
             assert e.steps, f"{layer.name}: no working shown"
+            if e.steps[-1].text.startswith("then "):  # the activation that follows: checked against its layer
+                after = explainer.layer(e.steps[-1].text.split(" ")[1])
+                assert e.steps[-1].value == pytest.approx(float(result.activations[after.output][unit]),
+                                                          rel=1e-4, abs=1e-4), e.steps[-1].text
+                seen.add("then " + after.op)
         seen.add(layer.op)
     return seen
 
@@ -82,15 +87,18 @@ def test_lenet_every_layer_agrees_on_pen_digits(lenet, digits):
     for digit in digits[::60][:6]:
         result = session.predict_drawing(digit.drawing())
         ops |= _check_every_layer(session, explainer, result, rng)
-    assert ops == {"Conv", "Relu", "MaxPool", "Flatten", "Gemm"}
+    assert ops == {"Conv", "Relu", "MaxPool", "Flatten", "Gemm", "then Relu"}
 
 
 @pytest.mark.parametrize("name", sorted(BUILDERS))
 def test_small_models_every_layer_agrees(small_models, digits, name):
     session, explainer = small_models[name]
     rng = np.random.default_rng(2)
+    seen = set()
     for digit in (digits[5], digits[77]):
-        _check_every_layer(session, explainer, session.predict_drawing(digit.drawing()), rng)
+        seen |= _check_every_layer(session, explainer, session.predict_drawing(digit.drawing()), rng)
+    if name == "nhwc":
+        assert "then Tanh" in seen
 
 
 def test_every_explained_op_has_an_example_case(small_models, lenet):
@@ -217,13 +225,20 @@ def test_unknown_layer_and_bad_units_are_one_clear_error(lenet, digits):
 def _tiny(tmp_path, nodes, inits, in_shape=(1, 1, 3, 3), out="out", classes=4, opset=17):
     g = helper.make_graph(nodes, "tiny", [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(in_shape))],
                           [helper.make_tensor_value_info(out, TensorProto.FLOAT, [1, classes])],
-                          [numpy_helper.from_array(np.asarray(v, np.float32), k) for k, v in inits.items()])
+                          [numpy_helper.from_array(_typed(v), k) for k, v in inits.items()])
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
     m.ir_version = 8
     path = tmp_path / "tiny.onnx"
     onnx.save_model(m, str(path))
     session = ModelSession(path)
     return session, Explainer(session.model, graph.analyze(session.model))
+
+
+def _typed(value) -> np.ndarray:
+    """int64 arrays stay as they are (shapes, pads); everything else is a float32 weight."""
+    if isinstance(value, np.ndarray) and value.dtype == np.int64:
+        return value
+    return np.asarray(value, np.float32)
 
 
 def _run(session, x):
@@ -318,6 +333,7 @@ def test_hand_checked_gemm_and_softmax(tmp_path):
 
 
 def test_ops_without_a_rule_and_weight_only_layers_say_why(tmp_path):
+    """Also: a weight made inside the graph (a Transpose of an initializer) is folded for the next layer."""
     nodes = [
         helper.make_node("Transpose", ["w_t"], ["w"], name="weights", perm=[1, 0, 2, 3]),
         helper.make_node("ConvTranspose", ["x", "w"], ["c"], name="deconv"),
@@ -328,8 +344,7 @@ def test_ops_without_a_rule_and_weight_only_layers_say_why(tmp_path):
     result = _run(session, THREE)
     ok, reason = explainer.can_explain("weights")
     assert not ok and "weights alone" in reason
-    ok, reason = explainer.can_explain("deconv")
-    assert not ok and "ConvTranspose is not explained" in reason
+    assert explainer.explain(result, "deconv", (0, 1, 2)).agrees  # its weights come from the folded Transpose
     e = explainer.explain(result, "hardmax", (0, 1, 1))
     assert not e.explained and e.agrees is None and "Hardmax" in e.reason and e.runtime_value is not None
     assert explainer.explain(result, "flat", (5,)).agrees  # the next layer is explained all the same
@@ -346,7 +361,10 @@ def conv_settings(draw):
     stride = [draw(st.integers(1, 3)) for _ in range(nd)]
     pads = [draw(st.integers(0, 3)) for _ in range(2 * nd)]
     group = draw(st.sampled_from([1, 2]))
-    return nd, kernel, dilation, stride, pads, group
+    auto_pad = draw(st.sampled_from(["NOTSET", "NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"]))
+    if auto_pad.startswith("SAME"):
+        dilation = [1] * nd  # onnxruntime refuses dilated SAME convolutions
+    return nd, kernel, dilation, stride, pads, group, auto_pad
 
 
 def _signal_model(tmp_path, nd, build):
@@ -388,14 +406,15 @@ def _all_units_agree(session, explainer, digit, layer, rng, count=30):
 @FEW
 @given(conv_settings(), st.integers(0, 300))
 def test_conv_settings_agree_with_onnxruntime(tmp_path_factory, cfg, which):
-    nd, kernel, dilation, stride, pads, group = cfg
+    nd, kernel, dilation, stride, pads, group, auto_pad = cfg
     channels = 2 if nd == 1 else 4
+    padding = {"pads": pads} if auto_pad == "NOTSET" else {"auto_pad": auto_pad}
 
     def build(inits):
         inits["w"] = np.random.default_rng(1).normal(size=[4, channels // group] + kernel).astype(np.float32)
         inits["b"] = np.linspace(-1, 1, 4).astype(np.float32)
         return [helper.make_node("Conv", ["r", "w", "b"], ["y"], name="conv", kernel_shape=kernel, strides=stride,
-                                 dilations=dilation, pads=pads, group=group)]
+                                 dilations=dilation, group=group, **padding)]
 
     session, explainer = _signal_model(tmp_path_factory.mktemp("conv"), nd, build)
     _all_units_agree(session, explainer, DIGITS[which], "conv", np.random.default_rng(which))
@@ -409,17 +428,22 @@ def pool_settings(draw):
     stride = [draw(st.integers(1, 3)) for _ in range(nd)]
     pads = [draw(st.integers(0, k - 1)) for k in kernel] + [draw(st.integers(0, k - 1)) for k in kernel]
     dilation = [draw(st.integers(1, 2)) for _ in range(nd)]
-    return nd, op, kernel, stride, pads, dilation, draw(st.booleans()), draw(st.booleans())
+    auto_pad = draw(st.sampled_from(["NOTSET", "NOTSET", "NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"]))
+    if auto_pad.startswith("SAME"):
+        dilation = [1] * nd
+        stride = [min(s, k) for s, k in zip(stride, kernel)]  # else onnxruntime's padding is negative, refused
+    return nd, op, kernel, stride, pads, dilation, draw(st.booleans()), draw(st.booleans()), auto_pad
 
 
 @FEW
 @given(pool_settings(), st.integers(0, 300))
 def test_pool_settings_agree_with_onnxruntime(tmp_path_factory, cfg, which):
-    nd, op, kernel, stride, pads, dilation, ceil_mode, include_pad = cfg
+    nd, op, kernel, stride, pads, dilation, ceil_mode, include_pad, auto_pad = cfg
 
     def build(inits):
         extra = {"count_include_pad": int(include_pad)} if op == "AveragePool" else {}
-        return [helper.make_node(op, ["r"], ["y"], name="pool", kernel_shape=kernel, strides=stride, pads=pads,
+        extra.update({"pads": pads} if auto_pad == "NOTSET" else {"auto_pad": auto_pad})
+        return [helper.make_node(op, ["r"], ["y"], name="pool", kernel_shape=kernel, strides=stride,
                                  dilations=dilation, ceil_mode=int(ceil_mode), **extra)]
 
     session, explainer = _signal_model(tmp_path_factory.mktemp("pool"), nd, build)
@@ -476,3 +500,97 @@ def test_probability_bars_are_the_softmax_of_the_logits(lenet, small_models, dig
     result = session.predict_drawing(digits[7].drawing())
     e = explainer.explain_probability(result, 4)
     assert e.layer == "softmax" and e.agrees and e.value == pytest.approx(float(result.probabilities[4]), rel=1e-5)
+
+
+def test_dense_sources_walk_back_through_flatten_to_channel_row_column(small_models, digits):
+    session, explainer = small_models["features"]
+    result = session.predict_drawing(digits[11].drawing())
+    leaky = result.activations["leaky"]
+    assert leaky.ndim == 3 and min(leaky.shape) > 1  # a real (channel, row, column) map before the Flatten
+    for j in range(10):
+        e = explainer.explain(result, "scores", (j,))
+        assert e.agrees
+        for t in e.terms:
+            assert t.source_layer == "leaky" and len(t.source_unit) == 3
+            assert t.value == pytest.approx(float(leaky[t.source_unit]))
+
+
+def test_padding_terms_are_marked(tmp_path):
+    session, explainer = _tiny(tmp_path, [
+        helper.make_node("Conv", ["x", "w", "b"], ["c"], name="conv", pads=[1, 1, 0, 0], strides=[2, 2]),
+        helper.make_node("Flatten", ["c"], ["out"], name="flat")], {"w": KERNEL, "b": [0.5]})
+    e = explainer.explain(_run(session, THREE), "conv", (0, 0, 0))
+    padded = sorted(t.source_unit for t in e.terms if t.padding)
+    assert padded == [(0, -1, -1), (0, -1, 0), (0, 0, -1)]
+    assert all(t.value == 0 for t in e.terms if t.padding)
+
+
+@pytest.mark.parametrize("op", ["Softmax", "LogSoftmax"])
+def test_softmax_before_opset_13_runs_over_everything_from_the_axis(tmp_path, op):
+    """Opset 11 Softmax(axis=1) on N×C×H×W normalises over all C·H·W values, not over C."""
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv"),
+             helper.make_node(op, ["c"], ["s"], name="softmax", axis=1),
+             helper.make_node("Flatten", ["s"], ["out"], name="flat")]
+    w = np.array([[[[1, 0], [-1, 2]]], [[[0.5, 0.5], [0, -1]]]], np.float32)
+    session, explainer = _tiny(tmp_path, nodes, {"w": w}, classes=8, opset=11)
+    result = _run(session, np.asarray(THREE, np.float32) / 9)
+    c = result.activations["c"].astype(np.float64)
+    for unit in [(0, 0, 0), (1, 1, 0), (1, 1, 1)]:
+        e = explainer.explain(result, "softmax", unit)
+        assert e.agrees and e.window["axis_size"] == 8
+        expected = np.exp(c[unit]) / np.exp(c).sum()
+        assert e.value == pytest.approx(float(np.log(expected)) if op == "LogSoftmax" else float(expected), rel=1e-6)
+
+
+def test_element_wise_units_on_a_map_carry_their_receptive_field(lenet, digits):
+    session, explainer = lenet
+    result = session.predict_drawing(digits[12].drawing())
+    conv = explainer.explain(result, "c3.conv", (2, 7, 1))
+    relu = explainer.explain(result, "c3.relu", (2, 7, 1))
+    assert relu.input_box == conv.input_box == (14, 2, 14, 14)
+    assert explainer.explain(result, "f6.relu", (3,)).input_box is None
+    assert explainer.explain(result, "f6.gemm", (3,)).input_box == (0, 0, 32, 32)
+
+
+@pytest.mark.parametrize("mode", ["constant", "reflect", "edge", "wrap"])
+def test_pad_modes_say_which_input_unit_fills_the_padding(tmp_path, mode):
+    nodes = [helper.make_node("Pad", ["x", "pads", "value"], ["p"], name="pad", mode=mode),
+             helper.make_node("Flatten", ["p"], ["out"], name="flat")]
+    inits = {"value": np.array(-1.5, np.float32), "pads": np.array([0, 0, 2, 1, 0, 0, 1, 2], np.int64)}
+    session, explainer = _tiny(tmp_path, nodes, inits, classes=6 * 6, opset=19)
+    result = _run(session, THREE)
+    out = result.activations["p"]
+    assert out.shape == (1, 6, 6)
+    for unit in np.ndindex(out.shape):
+        e = explainer.explain(result, "pad", unit)
+        assert e.agrees, (unit, e.steps)
+    corner = explainer.explain(result, "pad", (0, 0, 0))
+    assert (corner.terms == []) == (mode == "constant")
+
+
+@st.composite
+def conv_transpose_settings(draw):
+    nd = draw(st.sampled_from([1, 2]))
+    kernel = [draw(st.integers(1, 4)) for _ in range(nd)]
+    stride = [draw(st.integers(1, 3)) for _ in range(nd)]
+    dilation = [draw(st.integers(1, 2)) for _ in range(nd)]
+    pads = [draw(st.integers(0, k - 1)) for k in kernel] * 2
+    output_padding = [draw(st.integers(0, s - 1)) for s in stride]
+    return nd, kernel, stride, dilation, pads, output_padding, draw(st.sampled_from([1, 2]))
+
+
+@FEW
+@given(conv_transpose_settings(), st.integers(0, 300))
+def test_conv_transpose_settings_agree_with_onnxruntime(tmp_path_factory, cfg, which):
+    nd, kernel, stride, dilation, pads, output_padding, group = cfg
+    channels = 2 if nd == 1 else 4
+
+    def build(inits):
+        inits["w"] = np.random.default_rng(4).normal(size=[channels, 4 // group] + kernel).astype(np.float32)
+        inits["b"] = np.linspace(-1, 1, 4).astype(np.float32)
+        return [helper.make_node("ConvTranspose", ["r", "w", "b"], ["y"], name="deconv", kernel_shape=kernel,
+                                 strides=stride, dilations=dilation, pads=pads, output_padding=output_padding,
+                                 group=group)]
+
+    session, explainer = _signal_model(tmp_path_factory.mktemp("deconv"), nd, build)
+    _all_units_agree(session, explainer, DIGITS[which], "deconv", np.random.default_rng(which))

@@ -6,26 +6,24 @@ recomputes the unit in float64 numpy from the weights and the input
 activations that the same run returned, and the explanation carries
 onnxruntime's own value beside it, so ``Explanation.agrees`` is a real check.
 
-``evidence`` is occlusion sensitivity: the input with a small square blanked
-(set to the value blank paper has for this model) at each position of a grid,
-all in ONE batched run through the logits-only path; a pixel's evidence is the
-mean drop in the class's probability over the squares that cover it.
+``evidence`` and ``evidence_all`` (occlusion sensitivity, one batched run) are
+in ``lenet_gui.core.evidence`` and importable from here.
 """
 
 from __future__ import annotations
 
-import functools
-import weakref
 from typing import Any
 
 import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from lenet_gui.core import arithmetic, graph, preprocess
+from lenet_gui.core import arithmetic, graph
 from lenet_gui.core.errors import LenetGuiError
-from lenet_gui.core.explain_context import ExplainContext, NotExplained, Source, opset, shape_text
-from lenet_gui.core.explanation import Evidence, Explanation, Step, Term
+# The explain API: evidence is importable from here too.
+from lenet_gui.core.evidence import background_tensor, evidence, evidence_all, logits_only, occlusion_grid
+from lenet_gui.core.explain_context import ExplainContext, ExplainError, NotExplained, Source, opset, shape_text
+from lenet_gui.core.explanation import Explanation, Step, Term
 from lenet_gui.core.ops.conv import explain as conv_explain
 from lenet_gui.core.ops.dense import explain as dense_explain
 from lenet_gui.core.ops.elementwise import explain as elementwise_explain
@@ -35,6 +33,11 @@ from lenet_gui.core.ops.shape_ops import explain as shape_ops_explain
 
 # The app's probability bars, explained by ``Explainer.explain_probability``.
 PROBABILITIES = "probabilities"
+
+__all__ = [
+    "Explainer", "ExplainError", "PROBABILITIES", "background_tensor", "evidence", "evidence_all", "explain_rules",
+    "layer_id", "logits_only", "occlusion_grid",
+]
 
 RULE_MODULES = (conv_explain, pool_explain, dense_explain, elementwise_explain, normalisation_explain,
                 shape_ops_explain)
@@ -46,10 +49,6 @@ def explain_rules() -> dict[str, Any]:
     for module in RULE_MODULES:
         rules.update(module.EXPLAIN_RULES)
     return rules
-
-
-class ExplainError(LenetGuiError):
-    """A layer or unit that does not exist, or evidence settings that cannot work."""
 
 
 def layer_id(layer: graph.Layer) -> str:
@@ -102,6 +101,7 @@ class Explainer:
                     self.consumers.setdefault(name, []).append(layer)
         self._opset = opset(model)
         self._folded: dict[str, np.ndarray] | None = None
+        self._constants: dict[str, np.ndarray | None] = {}
         self._side = None  # onnxruntime session for tensors a run's activations do not hold whole
         self._side_cache: tuple[int, dict[str, np.ndarray]] | None = None
         self._image_size = self._network_size(image)
@@ -127,7 +127,8 @@ class Explainer:
         if layer is None:
             return False, f"there is no layer named '{layer_name}'"
         if layer.output in self._static or layer.constant:
-            return False, "this layer is worked out from the weights alone; it does not depend on the drawing"
+            return False, ("this layer is worked out from the weights alone (or from shapes); "
+                           "it does not depend on the drawing")
         node = self._nodes.get(layer.index)
         if node is None or node.domain not in ("", "ai.onnx"):
             return False, f"{layer.op} is a custom op; its arithmetic is not known here"
@@ -205,7 +206,7 @@ class Explainer:
         rf = layer.rf
         if rf is None or len(rf.size) != 2 or self._image_size is None:
             return None
-        if kind in ("conv", "pool") and len(unit) == 3:
+        if len(unit) == 3 and (kind in ("conv", "pool") or self._channels_first_map(layer)):
             box = arithmetic.receptive_box(rf, unit[1], unit[2])
         elif kind == "dense":
             box = arithmetic.receptive_box(rf, 0, 0)
@@ -213,6 +214,18 @@ class Explainer:
             return None
         y0, x0, y1, x1 = arithmetic.clip_box(box, *self._image_size)
         return y0, x0, y1 - y0, x1 - x0
+
+    def _channels_first_map(self, layer: graph.Layer) -> bool:
+        """True for an element-wise layer whose units are (channel, row, column) of a conv or pool map."""
+        seen = 0
+        while layer is not None and seen < len(self.layers):
+            if layer.op in _MAP_MAKERS:
+                return True
+            if layer.op not in _MAP_KEEPERS or not layer.inputs:
+                return False
+            layer = self.producers.get(layer.inputs[0])
+            seen += 1
+        return False
 
     # --- values -----------------------------------------------------------------------
     def _unbatched(self, name: str) -> bool:
@@ -242,15 +255,28 @@ class Explainer:
         return get
 
     def _constant(self, name: str) -> np.ndarray | None:
+        """A weight as float64, read once (stepping through units reads the same kernel again and again)."""
+        if name in self._constants:
+            return self._constants[name]
+        value = None
         if name in self._initializers:
             try:
-                return numpy_helper.to_array(self._initializers[name]).astype(np.float64)
+                value = numpy_helper.to_array(self._initializers[name]).astype(np.float64)
             except (ValueError, TypeError):
-                return None
-        if self._folded is None:
-            self._folded = self._fold()
-        value = self._folded.get(name)
-        return None if value is None else np.asarray(value).astype(np.float64)
+                value = None
+        else:
+            if self._folded is None:
+                self._folded = self._fold()
+            folded = self._folded.get(name)
+            if folded is not None:
+                try:
+                    value = np.asarray(folded).astype(np.float64)
+                except (ValueError, TypeError):
+                    value = None
+        if value is not None:
+            value.setflags(write=False)
+        self._constants[name] = value
+        return value
 
     def _fold(self) -> dict[str, np.ndarray]:
         """Values of weight-only subgraphs (Constant, Transpose of a weight …), by the ONNX reference evaluator."""
@@ -318,6 +344,15 @@ class Explainer:
         return spec.height, spec.width
 
 
+# Layers whose output is a channel-first map, and element-wise layers that keep the layout.
+_MAP_MAKERS = {"Conv", "MaxPool", "AveragePool", "LpPool"}
+_MAP_KEEPERS = {
+    "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Elu", "Selu", "Celu", "Softplus", "Softsign", "HardSigmoid",
+    "HardSwish", "Clip", "PRelu", "BatchNormalization", "InstanceNormalization", "Add", "Sub", "Mul", "Div",
+    "Identity", "Dropout", "Abs", "Neg", "Exp", "Sqrt", "Mish", "Gelu", "ThresholdedRelu",
+}
+
+
 def _image_input(model: onnx.ModelProto, initializers) -> onnx.ValueInfoProto | None:
     inputs = [i for i in model.graph.input if i.name not in initializers]
     images = [i for i in inputs if len(i.type.tensor_type.shape.dim) >= 3]
@@ -342,151 +377,3 @@ def _check_unit(name: str, unit: tuple[int, ...], shape: tuple[int, ...]) -> Non
     raise ExplainError(
         f"unit {given} does not exist in {name}, whose output is {shape_text(shape)}: give {len(shape)} "
         f"number{'s' if len(shape) != 1 else ''} counted from 0, in the ranges {ranges}")
-
-
-# ---------------------------------------------------------------------------
-# evidence
-
-
-def background_tensor(spec: preprocess.InputSpec) -> np.ndarray:
-    """What blank paper is for this model: the normalised value of no ink, laid out like the input."""
-    blank = np.zeros((spec.height, spec.width), dtype=np.float32)
-    return preprocess.view_to_tensor(blank, spec)[0]
-
-
-@functools.lru_cache(maxsize=16)
-def occlusion_grid(height: int, width: int, patch: int, stride: int) -> tuple[tuple[tuple[int, int], ...], np.ndarray]:
-    """(top-left corner of each square, averaging matrix H·W × squares): where the squares go, and how
-    their drops become a map.
-
-    Squares start every ``stride`` pixels and one more is added flush with the
-    far edge, so every pixel is covered; a pixel's value is the mean drop over
-    the squares covering it.
-    """
-
-    def starts(n: int) -> list[int]:
-        s = list(range(0, n - patch + 1, stride))
-        if s[-1] + patch < n:
-            s.append(n - patch)
-        return s
-
-    positions = tuple((y, x) for y in starts(height) for x in starts(width))
-    cover = np.zeros((height, width, len(positions)))
-    for p, (y, x) in enumerate(positions):
-        cover[y:y + patch, x:x + patch, p] = 1.0
-    cover = cover.reshape(height * width, len(positions))
-    cover /= cover.sum(axis=1, keepdims=True)
-    cover.setflags(write=False)
-    return positions, cover
-
-
-def occluded_batch(image: np.ndarray, background: np.ndarray, positions, patch: int,
-                   channels_last: bool) -> np.ndarray:
-    """The image first, then one copy per position with a patch × patch square set to the background."""
-    batch = np.empty((len(positions) + 1,) + image.shape, dtype=np.float32)
-    batch[:] = image
-    for p, (y, x) in enumerate(positions, start=1):
-        if channels_last:
-            batch[p, y:y + patch, x:x + patch, :] = background[y:y + patch, x:x + patch, :]
-        else:
-            batch[p, :, y:y + patch, x:x + patch] = background[:, y:y + patch, x:x + patch]
-    return batch
-
-
-def _occluded_probabilities(session, tensor: np.ndarray, patch: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
-    """(probabilities with nothing blanked, probabilities per blanked square), from one batch."""
-    spec = session.spec
-    x = np.asarray(tensor, dtype=np.float32)
-    if x.ndim == 3:
-        x = x[None]
-    h, w = spec.height, spec.width
-    if isinstance(patch, bool) or isinstance(stride, bool) or not (isinstance(patch, int) and isinstance(stride, int)) \
-            or patch < 1 or stride < 1:
-        raise ExplainError(f"the evidence square and its step must be whole numbers of at least 1 pixel "
-                           f"(got {patch} and {stride})")
-    if patch > min(h, w):
-        raise ExplainError(f"an evidence square of {patch} pixels does not fit the {h}×{w} input")
-    positions, _ = occlusion_grid(h, w, patch, stride)
-    batch = occluded_batch(x[0], background_tensor(spec), positions, patch, spec.channels_last)
-    probabilities = logits_only(session).probabilities(batch)
-    return probabilities[0], probabilities[1:]
-
-
-class LogitsOnly:
-    """The model with only its class output: one onnxruntime run per batch, fused as far as onnxruntime can.
-
-    The app's session makes every activation a graph output, which stops
-    onnxruntime fusing Conv with ReLU and costs about 1.8× on a 226-image
-    batch; evidence needs the class scores only. Models with a fixed batch size
-    use the session's own ``predict_batch``.
-    """
-
-    def __init__(self, session):
-        import onnxruntime as ort
-
-        self.app = session
-        self.session = None
-        if session.spec.batch is not None:
-            return
-        model = onnx.ModelProto()
-        model.CopyFrom(session.model)
-        keep = [o for o in model.graph.output if o.name == session.class_output.name]
-        del model.graph.output[:]
-        model.graph.output.extend(keep)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = session.session.get_session_options().intra_op_num_threads
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        try:
-            self.session = ort.InferenceSession(model.SerializeToString(), options,
-                                                providers=session.session.get_providers())
-        except Exception:  # whatever stops this copy, the app's session still works
-            self.session = None
-
-    def probabilities(self, batch: np.ndarray) -> np.ndarray:
-        if self.session is None:
-            return self.app.predict_batch(batch)
-        name = self.session.get_inputs()[0].name
-        scores = self.session.run(None, {name: np.ascontiguousarray(batch, dtype=np.float32)})[0]
-        scores = np.asarray(scores, dtype=np.float64)
-        if self.app.outputs_are_probabilities:
-            return scores / scores.sum(axis=1, keepdims=True)
-        scores = scores - scores.max(axis=1, keepdims=True)
-        e = np.exp(scores)
-        return e / e.sum(axis=1, keepdims=True)
-
-
-_LOGITS_ONLY: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-
-
-def logits_only(session) -> LogitsOnly:
-    """The logits-only runner for a ModelSession, made once per session."""
-    runner = _LOGITS_ONLY.get(session)
-    if runner is None or runner.app is not session:
-        runner = _LOGITS_ONLY[session] = LogitsOnly(session)
-    return runner
-
-
-def _evidence_for(session, base, occluded, class_index: int, patch: int, stride: int) -> Evidence:
-    h, w = session.spec.height, session.spec.width
-    _, cover = occlusion_grid(h, w, patch, stride)
-    drops = float(base[class_index]) - occluded[:, class_index].astype(np.float64)
-    heat = (cover @ drops).reshape(h, w)
-    return Evidence(class_index, session.labels[class_index], heat, float(base[class_index]), patch, stride)
-
-
-def evidence(session, tensor: np.ndarray, class_index: int | None = None, patch: int = 4,
-             stride: int = 2) -> Evidence:
-    """Occlusion evidence for one class (default: the predicted one), from one batched run."""
-    base, occluded = _occluded_probabilities(session, tensor, patch, stride)
-    if class_index is None:
-        class_index = int(np.argmax(base))
-    if not 0 <= int(class_index) < len(base):
-        raise ExplainError(f"class {class_index} does not exist: this model has classes 0–{len(base) - 1}")
-    return _evidence_for(session, base, occluded, int(class_index), patch, stride)
-
-
-def evidence_all(session, tensor: np.ndarray, patch: int = 4, stride: int = 2) -> list[Evidence]:
-    """Evidence for every class, all from the same single batch."""
-    base, occluded = _occluded_probabilities(session, tensor, patch, stride)
-    return [_evidence_for(session, base, occluded, c, patch, stride) for c in range(len(base))]

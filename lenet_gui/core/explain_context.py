@@ -20,11 +20,16 @@ import numpy as np
 import onnx
 from onnx import helper
 
+from lenet_gui.core.errors import LenetGuiError
 from lenet_gui.core.explanation import Explanation, Term
 
 MINUS = "−"
 TIMES = "×"
 DOT = "·"
+
+
+class ExplainError(LenetGuiError):
+    """A layer or unit that does not exist, or evidence settings that cannot work."""
 
 
 class NotExplained(Exception):

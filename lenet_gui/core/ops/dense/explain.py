@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from lenet_gui.core.explain_context import (
     DOT, ExplainContext, NotExplained, activation_step, attrs, broadcast_index, full, num, rule,
 )

@@ -1,4 +1,4 @@
-"""Explain rules for pooling: the window over the input, its maximum or its mean.
+"""Explain rules for pooling and reductions: the window over the input, its maximum or its mean.
 
 Windows are taken as onnxruntime takes them: start = unit · stride − pad_begin,
 taps ``dilation`` apart. Padding never wins a max. An average divides by the
@@ -137,7 +137,59 @@ def _grids(c, channels, values, padding, highlight_at, nd) -> list[list[Grid]]:
     return rows
 
 
-EXPLAIN_RULES = {
+_REDUCE = {
+    "ReduceMean": ("mean", lambda v: math.fsum(v) / len(v)),
+    "ReduceSum": ("sum", math.fsum),
+    "ReduceMax": ("largest", max),
+    "ReduceMin": ("smallest", min),
+    "ReduceProd": ("product", math.prod),
+    "ReduceL1": ("sum of |x|", lambda v: math.fsum(abs(x) for x in v)),
+    "ReduceL2": ("√(sum of x²)", lambda v: math.sqrt(math.fsum(x * x for x in v))),
+    "ReduceSumSquare": ("sum of x²", lambda v: math.fsum(x * x for x in v)),
+    "ReduceLogSum": ("ln(sum)", lambda v: math.log(math.fsum(v))),
+    "ReduceLogSumExp": ("ln(sum of e^x)", lambda v: max(v) + math.log(math.fsum(math.exp(x - max(v)) for x in v))),
+}
+
+
+@rule()
+def explain_reduce(ctx: ExplainContext, layer, node, unit) -> Explanation:
+    """A reduction: the cells of the input that share the unit's kept coordinates, and their mean, sum, …"""
+    x_name = node.input[0]
+    x = ctx.value(x_name, "the input")
+    a = attrs(node)
+    if "axes" in a:
+        axes = [int(v) for v in a["axes"]]
+    elif len(node.input) > 1 and node.input[1]:
+        axes = [int(v) for v in ctx.value(node.input[1], "the axes").reshape(-1)]
+    else:
+        axes = []
+    if not axes:
+        if int(a.get("noop_with_empty_axes", 0)):
+            raise NotExplained("a reduction over no axes copies its input")
+        axes = list(range(x.ndim))
+    axes = sorted(ax + x.ndim if ax < 0 else ax for ax in axes)
+    if 0 in axes:
+        raise NotExplained("this reduction runs over the batch axis")
+    keep = bool(int(a.get("keepdims", 1)))
+    out_index = list((0,) + tuple(int(i) for i in unit))
+    if not keep:
+        for ax in axes:
+            out_index.insert(ax, 0)
+    ranges = [range(x.shape[d]) if d in axes else [out_index[d]] for d in range(x.ndim)]
+    cells = list(itertools.product(*ranges))
+    values = [float(x[c]) for c in cells]
+    label, fn = _REDUCE[node.op_type]
+    value = float(fn(values))
+    listed = ", ".join(num(v) for v in values[:_LISTED]) + (", …" if len(values) > _LISTED else "")
+    steps = [Step(f"the {len(values)} values over axes {', '.join(str(ax) for ax in axes)}: {listed}"),
+             Step(f"{label} = {num(value)}", value)]
+    terms = sorted((ctx.term(x_name, c, 1.0, v) for c, v in zip(cells, values)), key=lambda t: -abs(t.value))
+    return Explanation(layer="", op=node.op_type, unit=tuple(unit), value=value, kind="pool", terms=terms,
+                       steps=steps, window={"axes": axes, "keepdims": int(keep), "reduce": label})
+
+
+EXPLAIN_RULES = {op: explain_reduce for op in _REDUCE}
+EXPLAIN_RULES |= {
     op: explain_pool
     for op in ("MaxPool", "AveragePool", "LpPool", "GlobalMaxPool", "GlobalAveragePool", "GlobalLpPool")
 }
