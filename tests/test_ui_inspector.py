@@ -85,6 +85,11 @@ def test_the_keyboard_selects_a_unit_with_arrows_and_enter(seven, qtbot):
     qtbot.waitUntil(lambda: window.inspector.isVisible())
     assert (window.inspector.layer_name, window.inspector.unit) == ("c1.conv", (1, 1, 2))
     assert window.inspector.explanation.agrees is True
+    assert window._map_dialog is None  # Enter explains; Space enlarges
+    QTest.keyClick(maps, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: window._map_dialog is not None and window._map_dialog.isVisible())
+    assert window._map_dialog.channel == 1 and window.inspector.unit == (1, 1, 2)
+    window._map_dialog.close()
 
 
 def test_the_enlarged_map_selects_units_too(seven, qtbot):

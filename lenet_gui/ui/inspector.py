@@ -269,7 +269,7 @@ class InspectorDock(QDockWidget):
         self.setWindowTitle(f"Unit Inspector: {title.split(' · ')[0]}")
         self.explanation = None
         if self.explainer is None:
-            self.view.show_message("No model is open.")
+            self.view.show_message("The inspector could not read this model (the status bar says why).")
         elif self.result is None:
             self.view.show_message("Draw a digit: this unit is then worked out with the numbers of your drawing.")
         else:
