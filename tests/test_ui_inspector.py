@@ -402,3 +402,36 @@ def test_double_clicking_a_bar_explains_its_probability(seven, qtbot):
     # Each logit links back to its unit of the output layer.
     inspector.view.activate_term(0)
     assert (inspector.layer_name, inspector.unit) == ("output.gemm", (7,)) and inspector.explanation.kind == "dense"
+
+
+def test_a_model_the_explainer_cannot_read_leaves_the_window_working(window, draw, qtbot, monkeypatch, tmp_path):
+    from tests.helpers import tiny_classifier
+
+    def refuses(model, layers):
+        raise ValueError("an op this explainer has never seen")
+
+    monkeypatch.setattr(explain_wiring, "Explainer", refuses)
+    assert window.open_model(str(tiny_classifier(tmp_path / "tiny.onnx")))
+    assert window.explain.explainer is None
+    draw(window.canvas, [(140, 40), (140, 240)])
+    window.flush()
+    assert window.last_result is not None  # the prediction still runs
+    conv = next(layer for layer in window.layers if layer.op == "Conv")
+    window.explain.select_from_panel(conv, 0, 2, 2)
+    assert "cannot read this model: an op this explainer has never seen" in window.inspector.view.verdict.text()
+
+
+def test_over_an_opened_image_the_canvas_shows_no_overlay(window, qtbot, tmp_path):
+    from PIL import Image, ImageDraw
+
+    path = tmp_path / "seven.png"
+    image = Image.new("L", (200, 200), 255)
+    ImageDraw.Draw(image).line([(40, 40), (160, 40), (90, 170)], fill=0, width=14)
+    image.save(path)
+    assert window.open_image(str(path))
+    window.flush()
+    _click_unit(window, qtbot, C3, (2, 3, 4))
+    window.explain.show_evidence.trigger()
+    assert window.network_input.patch() is not None and window.network_input.evidence_title() is not None
+    # The image was scaled by its own ink box, not the strokes': the canvas cannot place the field.
+    assert window.canvas.explain_overlay() == (None, None)

@@ -109,14 +109,15 @@ class ExplainFeature(QObject):
         if key == self._model_key:
             return
         self._model_key = key
+        problem = ""
         try:
             self.explainer = Explainer(load_model(session.path), layers)
         except Exception as exc:  # a model the explainer cannot read: the rest of the window still works
             self.explainer = None
-            self.window.show_status(f"The unit inspector cannot read this model: {str(exc).splitlines()[0][:160]}")
+            problem = (str(exc).splitlines()[0] if str(exc) else type(exc).__name__)[:160]
         names = layer_names(layers, session.meta)
         titles = {layer_id(layer): names[layer.index].title(layer) for layer in layers}
-        self.inspector.set_explainer(self.explainer, layers, titles)
+        self.inspector.set_explainer(self.explainer, layers, titles, problem)
         self.inspector.input_size = (session.spec.height, session.spec.width)
         self._clear_selected_cell()
         if self.inspector.layer_name is None:  # the unit went with the old model: so do its marks

@@ -48,6 +48,7 @@ class InspectorDock(QDockWidget):
         self.setAllowedAreas(Qt.DockWidgetArea.RightDockWidgetArea | Qt.DockWidgetArea.LeftDockWidgetArea
                              | Qt.DockWidgetArea.BottomDockWidgetArea)
         self.explainer = None
+        self.problem = ""  # why there is no explainer
         self._layers: dict[str, object] = {}
         self._titles: dict[str, str] = {}
         self.result = None
@@ -142,10 +143,11 @@ class InspectorDock(QDockWidget):
         self._update_buttons()
 
     # --- the model ------------------------------------------------------------------------------------
-    def set_explainer(self, explainer, layers, titles: dict[str, str]) -> None:
-        """A new model: its Explainer, its layers and their short titles (layer name → "C3 · convolution")."""
+    def set_explainer(self, explainer, layers, titles: dict[str, str], problem: str = "") -> None:
+        """A new model: its Explainer (None, with ``problem`` saying why), its layers and their titles."""
         self.pause()
         self.explainer = explainer
+        self.problem = problem
         self.result = None  # the previous model's numbers; the new model's first result comes next
         self._layers = {layer_id(layer): layer for layer in layers}
         self._titles = dict(titles)
@@ -269,7 +271,7 @@ class InspectorDock(QDockWidget):
         self.setWindowTitle(f"Unit Inspector: {title.split(' · ')[0]}")
         self.explanation = None
         if self.explainer is None:
-            self.view.show_message("The inspector could not read this model (the status bar says why).")
+            self.view.show_message(f"The inspector cannot read this model: {self.problem or 'no model is open'}.")
         elif self.result is None:
             self.view.show_message("Draw a digit: this unit is then worked out with the numbers of your drawing.")
         else:
