@@ -22,6 +22,7 @@ from benchmarks.timing import Row, judge, measure, ms
 
 END_TO_END_TARGET_MS = 4.0
 COLD_START_TARGET_S = 1.0
+INSPECTOR_RATIO_TARGET = 1.5  # the inspector open costs at most half as much again as the panel itself
 MOVE_STEP = 2.0  # widget pixels between mouse-move events
 
 
@@ -111,6 +112,38 @@ def bench_panel_update(window, reps: int) -> list[Row]:
             f"repainting both whole panels as well takes {full_ms:.1f} ms",
         )
     ]
+
+
+def bench_inspector(window, reps: int, floor_ms: float) -> list[Row]:
+    """The unit inspector following the pen: a new Result re-explains its unit and paints it.
+
+    Judged against the layer panel's own update in the same run (``floor_ms``): following
+    the pen must not cost more than the panel that is already on screen.
+    """
+    from PySide6.QtWidgets import QApplication
+
+    results = _results(window, 40)
+    feature = window.explain
+    rows = []
+    for layer, unit, what in (("c3.conv", (2, 3, 4), "a C3 unit (6 channels × 5×5)"),
+                              ("c5.conv", (3, 0, 0), "a C5 unit (16 channels × 5×5)"),
+                              ("output.gemm", (7,), "an output unit (84 terms)")):
+        feature.select(layer, unit)
+        QApplication.processEvents()
+        it = iter(range(1 << 30))
+
+        def update():
+            feature.show_result(results[next(it) % len(results)])
+            QApplication.processEvents()
+
+        samples = ms(measure(update, reps))
+        ratio = float(np.median(samples)) / floor_ms
+        rows.append(Row(
+            f"unit inspector, one new result: {what}", "ms", samples,
+            target=f"≤ {INSPECTOR_RATIO_TARGET:g}× the panel update", status=judge(ratio <= INSPECTOR_RATIO_TARGET),
+            note=f"explain + paint the visible grids; {ratio:.2f}× the layer panel's update ({floor_ms:.2f} ms)"))
+    window.inspector.hide()
+    return rows
 
 
 def _digit_paths(window, count: int) -> list[list]:
@@ -296,6 +329,7 @@ def run(quick: bool) -> list[Row]:
     app, window = _window()
     try:
         rows += bench_panel_update(window, 100 if quick else 1000)
+        rows += bench_inspector(window, 50 if quick else 300, rows[-1].median)
         rows += bench_end_to_end(window, 3 if quick else 21)
     finally:
         window.close()

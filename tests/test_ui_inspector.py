@@ -216,9 +216,14 @@ def test_clicking_a_term_walks_back_through_the_network(seven, qtbot):
     assert window.network_input.patch() is None  # nothing to single out on the input
     terms = inspector.view.listed_terms()
     assert len(terms) == 12 and [abs(t.product) for t in terms] == sorted((abs(t.product) for t in terms), reverse=True)
-    assert "href='term:0'" in inspector.view.terms.text()
+    table = inspector.view.terms
     first = terms[0]
-    inspector.view.terms.linkActivated.emit("term:0")  # a click on the first term's source
+    lines = table.text().splitlines()
+    assert lines[0].startswith("Largest contributions w × x") and len(lines) == 1 + 12 + 1  # header, 12, the rest
+    assert lines[1].startswith(f"{first.weight:.4f} × {first.value:.4f} = {first.product:.4f}".replace("-", "−"))
+    assert table.rows[0].source == f"F6 · ReLU ({first.source_unit[0]})" and table.rows[0].linked
+    QTest.mouseClick(table, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                     table.source_rect(0).center().toPoint())  # a click on the first term's source
     assert (inspector.layer_name, inspector.unit) == ("f6.relu", first.source_unit)
     assert inspector.explanation.runtime_value == pytest.approx(first.value, abs=1e-6)
     # From there, link by link, back to a C5 map: F6's ReLU reads F6, F6 reads C5 (through Flatten).

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 from lenet_gui.core.explanation import Explanation, Term
 from lenet_gui.ui import theme
 from lenet_gui.ui.explanation_grids import GridTable, number
+from lenet_gui.ui.explanation_terms import TermRow, TermsTable
 
 TOP_TERMS = 12  # terms listed one by one; the rest are summed in one line
 
@@ -39,13 +40,8 @@ class ExplanationView(QWidget):
 
         self.grids = GridTable(self)
         self.grids.cellClicked.connect(self._cell_clicked)
-        self.terms = QLabel(self)
-        self.terms.setObjectName("explanationTerms")
-        self.terms.setTextFormat(Qt.TextFormat.RichText)
-        self.terms.setOpenExternalLinks(False)
-        self.terms.setTextInteractionFlags(Qt.TextInteractionFlag.LinksAccessibleByMouse
-                                           | Qt.TextInteractionFlag.LinksAccessibleByKeyboard)
-        self.terms.linkActivated.connect(self._link)
+        self.terms = TermsTable(self)
+        self.terms.termClicked.connect(self.activate_term)
         self.steps = QLabel(self)
         self.steps.setObjectName("explanationSteps")
         self.steps.setTextFormat(Qt.TextFormat.RichText)
@@ -134,44 +130,24 @@ class ExplanationView(QWidget):
             return
         listed = terms[:TOP_TERMS]
         self._listed = listed
-        dim = self.palette().color(QPalette.ColorRole.PlaceholderText).name()
-        link = self.palette().color(QPalette.ColorRole.Link).name()
-        if explanation.kind != "dense":  # not a weighted sum: the inputs this unit was read from
-            head = "Read from" if len(listed) == 1 else "Inputs"
-            lines = [f"<b>{head}</b> <span style='color:{dim}'>(click to explain it)</span><br>"]
-            for k, term in enumerate(listed):
-                source = html.escape(self._source_name(term))
-                target = source if term.source_layer is None else f"<a href='term:{k}' style='color:{link}'>{source}</a>"
-                lines.append(f"{target} = {html.escape(number(term.value))}<br>")
-            self.terms.setText("".join(lines))
-            self.terms.show()
-            return
-        pos = theme.bad_color(self.palette()).name()  # warm: adds
-        neg = theme.highlight_outline(self.palette()).name()  # cool: takes away
-        head = "Largest contributions w · x" if len(terms) > 1 else "The input"
-        lines = [f"<b>{head}</b> <span style='color:{dim}'>(sorted by size; click a source to explain it)</span>",
-                 "<table cellspacing='0' cellpadding='1'>"]
-        for k, term in enumerate(listed):
-            color = pos if term.product >= 0 else neg
-            source = html.escape(self._source_name(term))
-            if term.padding:
-                source = f"{source}, padding"
-            target = source if term.padding else f"<a href='term:{k}' style='color:{link}'>{source}</a>"
-            lines.append(
-                f"<tr><td align='right'>{html.escape(number(term.weight))}</td><td>&nbsp;×&nbsp;</td>"
-                f"<td align='right'>{html.escape(number(term.value))}</td><td>&nbsp;=&nbsp;</td>"
-                f"<td align='right' style='color:{color}'><b>{html.escape(number(term.product))}</b></td>"
-                f"<td>&nbsp;&nbsp;{target}</td></tr>")
-        lines.append("</table>")
-        unlisted = terms[TOP_TERMS:]
+        weighted = explanation.kind == "dense"
+        rows = []
+        for term in listed:
+            source = self._source_name(term) + (", padding" if term.padding else "")
+            rows.append(TermRow(number(term.weight), number(term.value), number(term.product), term.product >= 0,
+                                source, term.source_layer is not None and not term.padding))
         rest_parts = []
+        unlisted = terms[TOP_TERMS:]
         if unlisted:
             rest_parts.append(f"{len(unlisted)} smaller terms add up to {number(sum(t.product for t in unlisted))}")
         if explanation.rest is not None:
             rest_parts.append(explanation.rest.text)
-        if rest_parts:
-            lines.append(f"<span style='color:{dim}'>{html.escape('; '.join(rest_parts))}</span>")
-        self.terms.setText("".join(lines))
+        if weighted:
+            header = "Largest contributions w × x" if len(terms) > 1 else "The input"
+            hint = "(sorted by size; click a source to explain it)"
+        else:  # not a weighted sum: the inputs this unit was read from
+            header, hint = ("Read from" if len(listed) == 1 else "Inputs"), "(click to explain it)"
+        self.terms.set_content(header, hint, rows, "; ".join(rest_parts), weighted)
         self.terms.show()
 
     def _show_steps(self, explanation: Explanation) -> None:
@@ -195,10 +171,6 @@ class ExplanationView(QWidget):
             return False
         self.sourceClicked.emit(term.source_layer, tuple(term.source_unit))
         return True
-
-    def _link(self, href: str) -> None:
-        if href.startswith("term:"):
-            self.activate_term(int(href.split(":", 1)[1]))
 
     def _cell_clicked(self, row: int, grid: int, i: int, j: int) -> None:
         """A patch cell of a conv or pool row: walk back to the input unit it shows, when known."""
