@@ -22,7 +22,7 @@ from benchmarks.timing import Row, judge, measure, ms
 
 END_TO_END_TARGET_MS = 4.0
 COLD_START_TARGET_S = 1.0
-INSPECTOR_RATIO_TARGET = 1.5  # the inspector open costs at most half as much again as the panel itself
+INSPECTOR_TARGET_MS = 8.0  # half a 60 Hz frame: with the rest of the window, the pen still moves every frame
 MOVE_STEP = 2.0  # widget pixels between mouse-move events
 
 
@@ -117,8 +117,9 @@ def bench_panel_update(window, reps: int) -> list[Row]:
 def bench_inspector(window, reps: int, floor_ms: float) -> list[Row]:
     """The unit inspector following the pen: a new Result re-explains its unit and paints it.
 
-    Judged against the layer panel's own update in the same run (``floor_ms``): following
-    the pen must not cost more than the panel that is already on screen.
+    Every result is another digit, so every patch and product changes (as when the
+    pen moves: preprocessing re-centres the whole digit); only the kernels repeat.
+    The note gives the cost as a multiple of the layer panel's update (``floor_ms``).
     """
     from PySide6.QtWidgets import QApplication
 
@@ -138,10 +139,10 @@ def bench_inspector(window, reps: int, floor_ms: float) -> list[Row]:
 
         samples = ms(measure(update, reps))
         ratio = float(np.median(samples)) / floor_ms
-        rows.append(Row(
-            f"unit inspector, one new result: {what}", "ms", samples,
-            target=f"≤ {INSPECTOR_RATIO_TARGET:g}× the panel update", status=judge(ratio <= INSPECTOR_RATIO_TARGET),
-            note=f"explain + paint the visible grids; {ratio:.2f}× the layer panel's update ({floor_ms:.2f} ms)"))
+        row = Row(f"unit inspector, one new result: {what}", "ms", samples, target=f"p95 ≤ {INSPECTOR_TARGET_MS:g} ms",
+                  note=f"explain + paint what is in view; {ratio:.1f}× the layer panel's update ({floor_ms:.2f} ms)")
+        row.status = judge(row.p95 <= INSPECTOR_TARGET_MS)
+        rows.append(row)
     window.inspector.hide()
     return rows
 

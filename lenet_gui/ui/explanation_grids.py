@@ -9,10 +9,11 @@ so the rows of a convolution compare at a glance.
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRect, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QImage, QPainter, QPalette, QPen
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QImage, QPainter, QPalette, QPen, QPixmap, QStaticText
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 from lenet_gui.core.explanation import Grid
@@ -29,6 +30,7 @@ TITLE_HEIGHT = 16
 ROW_GAP = 10
 WRAP_CELLS = 16  # grids of a row wider than this go one under the other
 RAMP_STEPS = 101  # colours in a grid's colour map
+PIXMAP_CACHE = 160  # painted grids kept: a C5 unit has 48, stepping along a row reuses most
 
 
 def cell_text(value: float, wide: bool = False) -> str:
@@ -77,7 +79,9 @@ class GridTable(QWidget):
         self._cell = MAX_CELL
         self._width_for_cell = -1
         self._ramps: dict[tuple[bool, bool], tuple[np.ndarray, np.ndarray]] = {}
-        self._paint_cache: dict[tuple[int, int, bool], tuple] = {}
+        self._pixmaps: OrderedDict = OrderedDict()  # grid content → its painted cells (see _grid_pixmap)
+        self._texts: dict[str, tuple[QStaticText, float, float]] = {}  # for the cell font of _texts_font
+        self._texts_font = None
         self.setFixedHeight(0)
 
     # --- data ---------------------------------------------------------------------------------
@@ -102,7 +106,6 @@ class GridTable(QWidget):
             self._scales = {(r, c): columns[c] for r in range(len(self._rows)) for c in range(3)}
         else:
             self._scales = {(r, c): peak([g]) for r, row in enumerate(self._rows) for c, g in enumerate(row)}
-        self._paint_cache.clear()
         if [[g.values.shape for g in row] for row in self._rows] != shape_before:
             self._width_for_cell = -1
             self._relayout()
@@ -185,15 +188,28 @@ class GridTable(QWidget):
             self._ramps[key] = (argb, luminance > 140)
         return self._ramps[key]
 
-    def _cells(self, r: int, g: int, dark: bool):
-        """Grid (r, g) ready to paint: its cells as a one-pixel-per-cell image, text colours, texts."""
-        key = (r, g, dark)
-        cached = self._paint_cache.get(key)
-        if cached is not None:
-            return cached
+    def _grid_pixmap(self, r: int, g: int, palette: QPalette) -> QPixmap:
+        """Grid (r, g)'s cells, numbers and padding, painted once per content.
+
+        While the pen moves, a conv's kernels never change and most patches stay
+        as they were: those grids are one drawPixmap, not 25 cells and numbers.
+        """
         grid = self._rows[r][g]
         values = np.asarray(grid.values, dtype=float)
         values = values if values.ndim == 2 else values.reshape(1, -1)
+        padding = None if grid.padding is None else np.asarray(grid.padding, dtype=bool).reshape(values.shape)
+        dark = theme.is_dark(palette)
+        ratio = self.devicePixelRatioF()
+        key = (values.tobytes(), values.shape, None if padding is None else padding.tobytes(), bool(grid.signed),
+               self._scales.get((r, g), 1.0), self._cell, dark, ratio, palette.cacheKey(), self.font().key())
+        pixmap = self._pixmaps.get(key)
+        if pixmap is not None:
+            self._pixmaps.move_to_end(key)
+            return pixmap
+        c = self._cell
+        height, width = values.shape
+        pixmap = QPixmap(max(1, round(width * c * ratio)), max(1, round(height * c * ratio)))
+        pixmap.setDevicePixelRatio(ratio)
         finite = np.isfinite(values)
         signed = bool(grid.signed) or bool(values[finite].min() < 0 if finite.any() else False)
         t = np.where(finite, values, 0.0) / self._scales.get((r, g), 1.0)
@@ -201,60 +217,84 @@ class GridTable(QWidget):
         argb, dark_text = self._ramp(signed, dark)
         index = np.rint(np.clip(position, 0.0, 1.0) * (RAMP_STEPS - 1)).astype(np.intp)
         pixels = np.ascontiguousarray(np.where(finite, argb[index], np.uint32(0xFF808080)), dtype=np.uint32)
-        height, width = pixels.shape
-        image = QImage(pixels.data, width, height, width * 4, QImage.Format.Format_RGB32).copy()
-        padding = None if grid.padding is None else np.asarray(grid.padding, dtype=bool).reshape(values.shape)
-        cached = (values, image, dark_text[index], padding)
-        self._paint_cache[key] = cached
-        return cached
+        image = QImage(pixels.data, width, height, width * 4, QImage.Format.Format_RGB32)
+        painter = QPainter(pixmap)
+        painter.drawImage(QRect(0, 0, width * c, height * c), image)  # every cell's colour, nearest neighbour
+        dim = palette.color(QPalette.ColorRole.PlaceholderText)
+        hatch = QBrush(dim, Qt.BrushStyle.BDiagPattern)
+        pad_fill = palette.color(QPalette.ColorRole.Window).darker(112 if not dark else 80)
+        on_light, on_dark = QColor(20, 20, 24), QColor(245, 245, 245)
+        font = self._cell_font()
+        if font.key() != self._texts_font:  # another cell size or font: lay the numbers out again
+            self._texts, self._texts_font = {}, font.key()
+        painter.setFont(font)
+        show_values, wide = c >= VALUE_CELL, c >= WIDE_CELL
+        light_text = dark_text[index]
+        for i in range(height):
+            for j in range(width):
+                cell = QRect(j * c, i * c, c, c)
+                if padding is not None and padding[i, j]:
+                    painter.fillRect(cell, pad_fill)
+                    painter.fillRect(cell, hatch)
+                    if c >= 22:
+                        painter.setPen(dim)
+                        painter.drawText(cell, Qt.AlignmentFlag.AlignCenter, "pad")
+                elif show_values:
+                    painter.setPen(on_light if light_text[i, j] else on_dark)
+                    text, w, h = self._static_text(cell_text(values[i, j], wide))
+                    painter.drawStaticText(QPointF(j * c + (c - w) / 2, i * c + (c - h) / 2), text)
+        painter.end()
+        self._pixmaps[key] = pixmap
+        while len(self._pixmaps) > PIXMAP_CACHE:
+            self._pixmaps.popitem(last=False)
+        return pixmap
+
+    def _static_text(self, text: str) -> tuple[QStaticText, float, float]:
+        """A cell's number laid out once: the same few hundred strings come back every frame."""
+        found = self._texts.get(text)
+        if found is None:
+            static = QStaticText(text)
+            static.setTextFormat(Qt.TextFormat.PlainText)
+            static.prepare(font=self._cell_font())
+            size = static.size()
+            found = self._texts[text] = (static, size.width(), size.height())
+        return found
+
+    def _small_font(self) -> QFont:
+        small = QFont(self.font())
+        small.setPointSizeF(max(6.5, self.font().pointSizeF() * 0.78))
+        return small
+
+    def _cell_font(self) -> QFont:
+        font = self._small_font()
+        if self._cell < 30:
+            font.setPointSizeF(max(6.0, font.pointSizeF() * 0.9))
+        return font
 
     def paintEvent(self, event) -> None:
         palette = self.palette()
-        dark = theme.is_dark(palette)
         exposed = event.rect()
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
         text_color = palette.color(QPalette.ColorRole.WindowText)
         dim = palette.color(QPalette.ColorRole.PlaceholderText)
         frame = palette.color(QPalette.ColorRole.Mid)
-        small = QFont(self.font())
-        small.setPointSizeF(max(6.5, self.font().pointSizeF() * 0.78))
-        cell_font = QFont(small)
-        if self._cell < 30:
-            cell_font.setPointSizeF(max(6.0, small.pointSizeF() * 0.9))
-        show_values = self._cell >= VALUE_CELL
-        wide = self._cell >= WIDE_CELL
-        hatch = QBrush(dim, Qt.BrushStyle.BDiagPattern)
-        pad_fill = palette.color(QPalette.ColorRole.Window).darker(112 if not dark else 80)
+        small = self._small_font()
+        small_metrics = QFontMetrics(small)
         outline = theme.highlight_outline(palette)
-        on_light, on_dark = QColor(20, 20, 24), QColor(245, 245, 245)
+        c = self._cell
         for r, g, rect in self._layout_rects():
             if not rect.adjusted(-GRID_GAP, -TITLE_HEIGHT, SUM_WIDTH, 0).intersects(exposed):
                 continue  # scrolled out of view: a conv over 16 channels paints a third of its grids
             grid = self._rows[r][g]
-            values, image, dark_text, padding = self._cells(r, g, dark)
             painter.setFont(small)
             painter.setPen(dim)
             last = g == len(self._rows[r]) - 1  # the last title may run on to the widget's edge
             room = self.width() - rect.x() if last else rect.width() + GRID_GAP - 4
             title_rect = QRectF(rect.x(), rect.y() - TITLE_HEIGHT, max(room, 40), TITLE_HEIGHT)
             painter.drawText(title_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                             QFontMetrics(small).elidedText(grid.title, Qt.TextElideMode.ElideRight, int(title_rect.width())))
-            painter.drawImage(rect, image)  # every cell's colour in one call, nearest neighbour
-            painter.setFont(cell_font)
-            c = self._cell
-            for i in range(values.shape[0]):
-                for j in range(values.shape[1]):
-                    cell = QRect(rect.x() + j * c, rect.y() + i * c, c, c)
-                    if padding is not None and padding[i, j]:
-                        painter.fillRect(cell, pad_fill)
-                        painter.fillRect(cell, hatch)
-                        if c >= 22:
-                            painter.setPen(dim)
-                            painter.drawText(cell, Qt.AlignmentFlag.AlignCenter, "pad")
-                    elif show_values:
-                        painter.setPen(on_light if dark_text[i, j] else on_dark)
-                        painter.drawText(cell, Qt.AlignmentFlag.AlignCenter, cell_text(values[i, j], wide))
+                             small_metrics.elidedText(grid.title, Qt.TextElideMode.ElideRight, int(title_rect.width())))
+            painter.drawPixmap(rect.topLeft(), self._grid_pixmap(r, g, palette))
             painter.setPen(QPen(frame, 1))
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawRect(rect.adjusted(0, 0, -1, -1))
@@ -271,7 +311,7 @@ class GridTable(QWidget):
             if self._products and g == 2:
                 painter.setFont(small)
                 painter.setPen(text_color)
-                total = float(np.nansum(values))
+                total = float(np.nansum(np.asarray(grid.values, dtype=float)))
                 painter.drawText(QRectF(rect.right() + 8, rect.y(), SUM_WIDTH - 8, rect.height()),
                                  Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, f"Σ = {number(total)}")
         painter.end()
