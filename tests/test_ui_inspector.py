@@ -440,3 +440,18 @@ def test_over_an_opened_image_the_canvas_shows_no_overlay(window, qtbot, tmp_pat
     assert window.network_input.patch() is not None and window.network_input.evidence_title() is not None
     # The image was scaled by its own ink box, not the strokes': the canvas cannot place the field.
     assert window.canvas.explain_overlay() == (None, None)
+
+
+def test_another_provider_keeps_the_explainer_and_the_unit(seven, qtbot):
+    window = seven
+    _click_unit(window, qtbot, C3, (2, 3, 4))
+    explainer = window.explain.explainer
+    assert window.set_provider("cpu")
+    window.flush()
+    assert window.explain.explainer is explainer
+    assert window.inspector.unit == (2, 3, 4) and window.inspector.explanation.agrees is True
+    # Opening a model file again builds a new explainer for its new layers.
+    assert window.open_model(str(window.session.path))
+    window.flush()
+    assert window.explain.explainer is not explainer and window.explain.explainer.layers is window.layers
+    assert window.inspector.unit == (2, 3, 4) and window.inspector.explanation.agrees is True

@@ -105,10 +105,9 @@ class ExplainFeature(QObject):
     def model_changed(self, session) -> None:
         """A new session: a new model (rebuild the Explainer) or only a new provider (keep it)."""
         layers = self.window.layers
-        key = (str(session.path), id(layers))
-        if key == self._model_key:
-            return
-        self._model_key = key
+        if self._model_key is not None and self._model_key[0] == str(session.path) and self._model_key[1] is layers:
+            return  # the same model on another provider: the explainer stays
+        self._model_key = (str(session.path), layers)
         problem = ""
         try:
             self.explainer = Explainer(load_model(session.path), layers)
