@@ -56,6 +56,8 @@ def test_padding_cells_are_drawn_as_padding_not_as_values(view):
     assert grids.isVisible() and grids.cell_size() >= 24
     pad_color = _pixel(grids, grids.cell_center(0, 0, 0, 0))
     assert abs(pad_color.red() - pad_color.blue()) < 20 and abs(pad_color.red() - pad_color.green()) < 20  # grey
+    value_zero = theme.ramp_colors(False, theme.is_dark(grids.palette()), 3)[0]  # what a 0 would be drawn as
+    assert abs(pad_color.lightness() - value_zero.lightness()) > 60  # hatched padding, not a dark "0"
     assert "padding" in grids.tooltip_text(grids.cell_center(0, 0, 0, 1))
     assert "padding" not in grids.tooltip_text(grids.cell_center(0, 0, 1, 1))
     # Products are coloured by sign (sampled below the number): the largest positive warm, the most negative cool.
