@@ -304,6 +304,9 @@ def test_hand_checked_pools(tmp_path):
     assert (e0.value, e1.value) == (1.0, 0.25) and e0.agrees and e1.agrees
     e0 = explainer.explain(result, "avg0", (0, 1, 2))  # [[2, 3], [5, 6]] and a padding column: 16 / 4
     assert e0.value == 4.0 and e0.agrees
+    # Unnamed nodes go by the display name `shapes --json` prints; max is [[5, 6], [8, 9]], flat unit 3 is 9.
+    e = explainer.explain(result, "Flatten #3", (3,))
+    assert e.layer == "Flatten #3" and e.value == 9 and e.terms[0].source_layer == "max" and e.agrees
 
 
 def test_hand_checked_gemm_and_softmax(tmp_path):

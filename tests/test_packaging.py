@@ -80,3 +80,8 @@ def test_wheel_ships_the_model_and_runs_from_another_folder(tmp_path):
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=elsewhere, env=env)
     assert run.returncode == 0, run.stderr
     assert "28" in run.stdout
+    assert "lenet_gui/core/ops/conv/explain.py" in names  # the explain rules of every op family ship too
+    explain = f"from lenet_gui import cli; import sys; sys.exit(cli.main(['explain', {str(ROOT / 'docs' / 'seven.strokes.json')!r}, '--layer', 'c3.conv']))"
+    run = subprocess.run([sys.executable, "-c", explain], capture_output=True, text=True, timeout=120, cwd=elsewhere,
+                         env=env)
+    assert run.returncode == 0 and "✓ agrees" in run.stdout, run.stderr
