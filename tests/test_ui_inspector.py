@@ -241,9 +241,12 @@ def test_clicking_a_patch_cell_walks_back_to_that_input_unit(seven, qtbot):
     window = seven
     _click_unit(window, qtbot, C3, (2, 3, 4))
     grids = window.inspector.view.grids
+    # C3's unit (3, 4) reads S2 rows 3–7, columns 4–8; row 4 of the working is input channel 4.
+    tip = grids.tooltip_text(grids.cell_center(4, 0, 1, 2))
+    assert tip.endswith("the input unit S2 · Max pooling (4, 4, 6); click to explain it")
+    assert "click to explain" not in grids.tooltip_text(grids.cell_center(4, 1, 1, 2))  # a kernel weight
     QTest.mouseClick(grids, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
                      grids.cell_center(4, 0, 1, 2).toPoint())
-    # C3's unit (3, 4) reads S2 rows 3–7, columns 4–8; row 4 of the working is input channel 4.
     assert (window.inspector.layer_name, window.inspector.unit) == ("s2.maxpool", (4, 4, 6))
 
 

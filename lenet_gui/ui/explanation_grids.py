@@ -82,6 +82,8 @@ class GridTable(QWidget):
         self._pixmaps: OrderedDict = OrderedDict()  # grid content → its painted cells (see _grid_pixmap)
         self._texts: dict[str, tuple[QStaticText, float, float]] = {}  # for the cell font of _texts_font
         self._texts_font = None
+        #: (row, grid, i, j) → words for the input unit behind a cell, or None (set by the view).
+        self.source_of = None
         self.setFixedHeight(0)
 
     # --- data ---------------------------------------------------------------------------------
@@ -328,6 +330,9 @@ class GridTable(QWidget):
         if i >= values.shape[0] or j >= values.shape[1]:
             return None
         text = f"{grid.title}, row {i}, column {j}: {number(values[i, j], 6)}"
+        source = self.source_of(r, g, i, j) if self.source_of is not None else None
+        if source is not None:
+            text += f"\nthe input unit {source}; click to explain it"
         if grid.padding is not None and np.asarray(grid.padding, dtype=bool).reshape(values.shape)[i, j]:
             text += " (padding: outside the input)"
         if grid.highlight == (i, j):

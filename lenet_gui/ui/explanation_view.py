@@ -40,6 +40,7 @@ class ExplanationView(QWidget):
 
         self.grids = GridTable(self)
         self.grids.cellClicked.connect(self._cell_clicked)
+        self.grids.source_of = self._cell_source_text
         self.terms = TermsTable(self)
         self.terms.termClicked.connect(self.activate_term)
         self.steps = QLabel(self)
@@ -171,6 +172,13 @@ class ExplanationView(QWidget):
             return False
         self.sourceClicked.emit(term.source_layer, tuple(term.source_unit))
         return True
+
+    def _cell_source_text(self, row: int, grid: int, i: int, j: int) -> str | None:
+        source = None if self.explanation is None else _grid_source(self.explanation, row, grid, i, j)
+        if source is None:
+            return None
+        layer, unit = source
+        return f"{self._titles.get(layer, layer)} ({', '.join(str(k) for k in unit)})"
 
     def _cell_clicked(self, row: int, grid: int, i: int, j: int) -> None:
         """A patch cell of a conv or pool row: walk back to the input unit it shows, when known."""
