@@ -350,6 +350,12 @@ class GridTable(QWidget):
             return True
         return super().event(event)
 
+    def mouseMoveEvent(self, event) -> None:
+        hit = self.cell_at(event.position())
+        linked = hit is not None and self.source_of is not None and self.source_of(*hit) is not None
+        self.setCursor(Qt.CursorShape.PointingHandCursor if linked else Qt.CursorShape.ArrowCursor)
+        super().mouseMoveEvent(event)
+
     def mousePressEvent(self, event) -> None:
         hit = self.cell_at(event.position())
         if hit is not None and event.button() == Qt.MouseButton.LeftButton:
