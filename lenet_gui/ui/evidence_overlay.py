@@ -16,7 +16,7 @@ from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QLinearGradient, 
 SUPPORTS = (255, 96, 32)  # orange-red: readable on white ink and on the black background
 OPPOSES = (32, 144, 255)
 MAX_ALPHA = 210
-FAINT_ALPHA = 90  # over the person's canvas: the strokes must stay readable
+FAINT_ALPHA = 64  # over the person's canvas: the strokes must stay readable
 
 
 def evidence_scale(values: np.ndarray) -> float:
