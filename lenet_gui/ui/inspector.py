@@ -95,6 +95,8 @@ class InspectorDock(QDockWidget):
         self.rate.valueChanged.connect(self._rate_changed)
         for widget in (self.previous, self.next, self.play_button, self.scope, self.rate):
             widget.setFocusPolicy(Qt.FocusPolicy.TabFocus)  # a click leaves the keys with the inspector
+        for button in (self.previous, self.next, self.play_button):
+            button.clicked.connect(self._take_keys)
 
         navigation = QHBoxLayout()
         navigation.setSpacing(6)
@@ -237,6 +239,10 @@ class InspectorDock(QDockWidget):
         self.step(1)
         if unit_cursor.scope_end(shape, self.unit, self.play_scope()):
             self.pause()
+
+    def _take_keys(self) -> None:
+        """After a click on Previous, Next or Play the arrows and Space step and pause here."""
+        self.widget().setFocus(Qt.FocusReason.OtherFocusReason)
 
     def _play_toggled(self, checked: bool) -> None:
         if checked != self.is_playing():
