@@ -63,6 +63,8 @@ def paint_legend(painter: QPainter, area: QRectF, title: str) -> None:
     painter.setBrush(shade)
     painter.drawRect(bottom)
     left_text, right_text = "opposes", "supports"
+    if metrics.horizontalAdvance(left_text + right_text) + 60 > bottom.width():  # a small view: signs only
+        left_text, right_text = "against −", "+ for"
     lw, rw = metrics.horizontalAdvance(left_text), metrics.horizontalAdvance(right_text)
     ramp = QRectF(bottom.left() + lw + 10, bottom.top() + band / 2 - 4, max(10.0, bottom.width() - lw - rw - 20), 8)
     gradient = QLinearGradient(ramp.topLeft(), ramp.topRight())
