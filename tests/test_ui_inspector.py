@@ -105,6 +105,12 @@ def test_the_enlarged_map_selects_units_too(seven, qtbot):
     assert (window.inspector.layer_name, window.inspector.unit) == ("s2.maxpool", (3, 5, 6))
     explanation = window.inspector.explanation
     assert explanation.kind == "pool" and explanation.agrees is True
+    # The enlarged map marks the unit and frames its field on its own input view, while on its map.
+    assert enlarged.selected() == (0, 5, 6) and dialog.input_view.patch() == window.network_input.patch()
+    QTest.mouseClick(window.inspector.next, Qt.MouseButton.LeftButton)
+    assert enlarged.selected() == (0, 5, 7)
+    QTest.mouseClick(dialog.next, Qt.MouseButton.LeftButton)  # another map: the unit is not on it
+    assert dialog.channel == 4 and enlarged.selected() is None and dialog.input_view.patch() is None
     window_grid = explanation.rows[0][0]
     i, j = window_grid.highlight
     assert window_grid.values[i, j] == pytest.approx(np.max(window_grid.values))

@@ -28,7 +28,7 @@ from lenet_gui.core.onnx_io import load_model
 from lenet_gui.ui import evidence_overlay
 from lenet_gui.ui.inspector import InspectorDock
 from lenet_gui.ui.layer_text import layer_names
-from lenet_gui.ui.map_dialog import receptive_box_for
+from lenet_gui.ui.map_dialog import FeatureMapDialog, receptive_box_for
 
 LIVE_EVIDENCE_BUDGET_S = 0.008  # half a 60 Hz frame
 INSPECTOR_WIDTH = 560  # room for a conv row (patch × kernel = products) with a number in every cell
@@ -169,7 +169,13 @@ class ExplainFeature(QObject):
         self.patch_box = box
         self.window.network_input.set_patch(box)
         self._mark_in_panel(layer, unit)
+        self._mark_in_enlarged_map(layer, unit, box)
         self._update_canvas_overlay()
+
+    def _mark_in_enlarged_map(self, layer, unit, box) -> None:
+        dialog = self.window.findChild(FeatureMapDialog, options=Qt.FindChildOption.FindDirectChildrenOnly)
+        if dialog is not None:
+            dialog.set_inspected(layer, unit, box)
 
     def _mark_in_panel(self, layer, unit) -> None:
         panel_row = self.window.layer_panel.row_for(layer) if layer is not None else None
@@ -201,6 +207,7 @@ class ExplainFeature(QObject):
             self.patch_box = None
             self.window.network_input.set_patch(None)
             self._clear_selected_cell()
+            self._mark_in_enlarged_map(None, None, None)
             self._update_canvas_overlay()
         elif self.inspector.layer_name is not None:
             self.inspector.show_result(self.window.last_result)

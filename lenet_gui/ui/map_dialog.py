@@ -58,6 +58,7 @@ class FeatureMapDialog(QDialog):
         self._signed = False
         self._activation: np.ndarray | None = None
         self.maps: ActivationMaps | None = None
+        self._inspected = None  # (layer index, unit, input box) the unit inspector explains
 
         self.heading = QLabel(self)
         font = self.heading.font()
@@ -174,9 +175,32 @@ class FeatureMapDialog(QDialog):
             return maps[self.channel][None] if self.channel < len(maps) else None
         return values
 
+    def set_inspected(self, layer: Layer | None, unit: tuple[int, ...] | None, box=None) -> None:
+        """Mark the unit the inspector explains, when it lies on the map shown (and frame its field)."""
+        self._inspected = None if layer is None or unit is None else (layer.index, tuple(unit), box)
+        self._show_inspected()
+
+    def _show_inspected(self) -> None:
+        if self.maps is None:
+            return
+        cell, box = None, None
+        if self._inspected is not None and self.layer is not None and self._inspected[0] == self.layer.index:
+            _, unit, box = self._inspected
+            if self.kind == "maps" and len(unit) == 3 and unit[0] == self.channel:
+                cell = (0, unit[1], unit[2])
+            elif self.kind == "maps" and len(unit) == 2:
+                cell = (0, unit[0], unit[1])
+            elif self.kind == "strip":
+                cell = (int(np.ravel_multi_index(unit, self.maps.shape)), 0, 0)
+            if cell is None:
+                box = None
+        self.maps.set_selected(cell)
+        self.input_view.set_patch(box)
+
     def _refresh(self) -> None:
         if self.maps is None:
             return
+        self._show_inspected()
         self.maps.set_values(self._current())
         scale = self.maps.scale
         if self.maps.values() is None:
