@@ -111,6 +111,7 @@ def test_the_enlarged_map_selects_units_too(seven, qtbot):
     assert enlarged.selected() == (0, 5, 7)
     QTest.mouseClick(dialog.next, Qt.MouseButton.LeftButton)  # another map: the unit is not on it
     assert dialog.channel == 4 and enlarged.selected() is None and dialog.input_view.patch() is None
+    assert "the one max pooling passes on" in window.inspector.view.key.text()
     window_grid = explanation.rows[0][0]
     i, j = window_grid.highlight
     assert window_grid.values[i, j] == pytest.approx(np.max(window_grid.values))

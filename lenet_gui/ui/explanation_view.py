@@ -22,6 +22,19 @@ from lenet_gui.ui.explanation_grids import GridTable, number
 from lenet_gui.ui.explanation_terms import TermRow, TermsTable
 
 TOP_TERMS = 12  # terms listed one by one; the rest are summed in one line
+# What the colours of the grids mean, by kind of explanation.
+GRID_KEYS = {
+    "conv": "Each row is one input channel: its patch × the kernel's slice = the products, and their sum Σ. "
+            "Kernels and products: blue below zero, red above; patches dark at zero, bright at the largest "
+            "value (one scale for all patches). Hatched cells are padding. Hover a cell for its exact value; "
+            "click a patch cell to explain the unit it shows.",
+    "pool": "The window over the input: dark at zero, bright at its largest value. Hatched cells are "
+            "padding. Click a cell to explain that unit.",
+    "max pool": "The window over the input: dark at zero, bright at its largest value; the outlined cell is "
+                "the largest, the one max pooling passes on. Click a cell to explain that unit.",
+    "other": "Blue below zero, red above (or dark to bright where all are positive); hover a cell for its "
+             "exact value.",
+}
 
 
 class ExplanationView(QWidget):
@@ -43,6 +56,10 @@ class ExplanationView(QWidget):
         self.grids.source_of = self._cell_source_text
         self.terms = TermsTable(self)
         self.terms.termClicked.connect(self.activate_term)
+        self.key = QLabel(self)
+        self.key.setObjectName("explanationKey")
+        self.key.setWordWrap(True)
+        self.key.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         self.steps = QLabel(self)
         self.steps.setObjectName("explanationSteps")
         self.steps.setTextFormat(Qt.TextFormat.RichText)
@@ -59,6 +76,7 @@ class ExplanationView(QWidget):
         layout.setContentsMargins(8, 6, 8, 8)
         layout.setSpacing(8)
         layout.addWidget(self.grids)
+        layout.addWidget(self.key)
         layout.addWidget(self.terms)
         layout.addWidget(self.steps)
         layout.addWidget(self.verdict)
@@ -74,6 +92,7 @@ class ExplanationView(QWidget):
         self._listed = []
         self.grids.set_rows([], False)
         self.grids.hide()
+        self.key.hide()
         self.terms.hide()
         self.steps.hide()
         self.verdict.setText(html.escape(text))
@@ -90,6 +109,13 @@ class ExplanationView(QWidget):
         has_grids = bool(explanation.rows)
         self.grids.set_rows(explanation.rows, products=explanation.kind == "conv")
         self.grids.setVisible(has_grids)
+        kind = explanation.kind
+        if kind == "pool" and any(g.highlight is not None for row in explanation.rows for g in row):
+            kind = "max pool"
+        key = GRID_KEYS.get(kind, GRID_KEYS["other"]) if has_grids else ""
+        if self.key.text() != key:  # the same every frame: no relayout while the pen moves
+            self.key.setText(key)
+        self.key.setVisible(bool(key))
         # A conv's or pool's grids are its terms; a softmax row still links to its logits.
         self._show_terms(explanation, listed_as_grids=explanation.kind in ("conv", "pool"))
         self._show_steps(explanation)
