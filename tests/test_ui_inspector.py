@@ -464,3 +464,24 @@ def test_another_provider_keeps_the_explainer_and_the_unit(seven, qtbot):
     window.flush()
     assert window.explain.explainer is not explainer and window.explain.explainer.layers is window.layers
     assert window.inspector.unit == (2, 3, 4) and window.inspector.explanation.agrees is True
+
+
+def test_walking_forward_from_c3_reaches_the_answer(seven, qtbot):
+    window = seven
+    _click_unit(window, qtbot, C3, (2, 3, 4))
+    inspector = window.inspector
+    walked = [(inspector.layer_name, inspector.unit)]
+    while inspector.layer_name != "probabilities" and len(walked) < 20:
+        assert inspector.feeds.isVisible() and "feed:0" in inspector.feeds.text()
+        inspector.feeds.linkActivated.emit("feed:0")  # what a click on the first "Feeds" link sends
+        walked.append((inspector.layer_name, inspector.unit))
+    names = [name for name, _ in walked]
+    assert names == ["c3.conv", "c3.relu", "s4.maxpool", "c5.conv", "c5.relu", "flatten", "f6.gemm", "f6.relu",
+                     "output.gemm", "probabilities"]
+    units = dict(walked)
+    assert units["c3.relu"] == (2, 3, 4) and units["s4.maxpool"] == (2, 1, 2)  # the 2×2 window holding it
+    c5 = window.last_result.activations[window.layers[6].output]
+    assert units["c5.conv"] == tuple(int(i) for i in np.unravel_index(np.argmax(c5), c5.shape))
+    assert units["flatten"] == (units["c5.relu"][0],)
+    assert units["output.gemm"] == (7,) and units["probabilities"] == (7,)  # the answer, and its bar
+    assert inspector.explanation.agrees is True and not inspector.feeds.isVisible()

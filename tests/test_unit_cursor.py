@@ -83,3 +83,17 @@ def test_the_window_is_described_with_stride_and_dilation():
     assert text == ("Patch from its input: rows −1 to 3 every 2, columns 6 to 8 (stride 2, dilation 2×1; "
                     "rows and columns outside it are padding).")
     assert unit_cursor.describe_window({}) == ""
+
+
+def test_walking_forward_picks_the_unit_the_next_layer_makes_of_it():
+    assert unit_cursor.forward_unit((6, 28, 28), (2, 5, 9), "Relu", (6, 28, 28)) == ((2, 5, 9), "the same unit")
+    assert unit_cursor.forward_unit((6, 28, 28), (2, 5, 9), "MaxPool", (6, 14, 14), {"stride": [2, 2]}) == \
+        ((2, 2, 4), "the window that holds it")
+    assert unit_cursor.forward_unit((16, 10, 10), (3, 0, 9), "AveragePool", (16, 6, 6),
+                                    {"stride": [2, 2], "pads": [1, 1, 1, 1]})[0] == (3, 0, 5)
+    assert unit_cursor.forward_unit((120, 1, 1), (17, 0, 0), "Flatten", (120,)) == ((17,), "where it is copied to")
+    values = np.zeros(10)
+    values[7] = 4.0
+    assert unit_cursor.forward_unit((84,), (3,), "Gemm", (10,), consumer_values=values) == \
+        ((7,), "its strongest unit for this drawing")
+    assert unit_cursor.forward_unit((84,), (3,), "Gemm", (10,)) == ((0,), "its first unit")

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 ROW = "row"
 MAP = "map"
 SCOPES = (ROW, MAP)
@@ -121,3 +123,34 @@ def describe_window(window: dict, source: str = "its input") -> str:
     padded = any(int(p) for p in window.get("pads") or ())
     note = "; rows and columns outside it are padding" if padded else ""
     return f"Patch from {source}: {rows}, {cols} ({stride}, {dilation}{note})."
+
+
+POOLS = ("MaxPool", "AveragePool", "LpPool")
+COPIES = ("Flatten", "Reshape", "Squeeze", "Unsqueeze", "Identity")
+
+
+def forward_unit(shape: tuple[int, ...], unit: tuple[int, ...], consumer_op: str, consumer_shape: tuple[int, ...],
+                 hyper: dict | None = None, consumer_values=None) -> tuple[tuple[int, ...], str]:
+    """The unit of the next layer to look at after ``unit``, and why that one.
+
+    Element-wise layers keep the unit; Flatten-like ones copy it to the same
+    row-major position; a pooling layer takes it into the window that holds it;
+    a layer mixing many units (a convolution, a dense layer) is entered at its
+    strongest unit for this drawing, which for the output layer is the answer.
+    """
+    unit = clamp_unit(shape, unit)
+    if tuple(consumer_shape) == tuple(shape):
+        return unit, "the same unit"
+    size = math.prod(shape)
+    if consumer_op in COPIES and math.prod(consumer_shape) == size:
+        return unit_at(consumer_shape, flat_index(shape, unit)), "where it is copied to"
+    if consumer_op in POOLS and len(unit) == 3 and len(consumer_shape) == 3:
+        hyper = hyper or {}
+        stride = list(hyper.get("stride") or [1, 1])
+        pads = list(hyper.get("pads") or [0, 0, 0, 0])
+        row = (unit[1] + int(pads[0])) // max(int(stride[0]), 1)
+        col = (unit[2] + int(pads[1])) // max(int(stride[1]), 1)
+        return clamp_unit(consumer_shape, (unit[0], row, col)), "the window that holds it"
+    if consumer_values is not None and getattr(consumer_values, "size", 0):
+        return unit_at(consumer_shape, int(np.argmax(consumer_values))), "its strongest unit for this drawing"
+    return tuple(0 for _ in consumer_shape), "its first unit"

@@ -55,6 +55,8 @@ class ExplainFeature(QObject):
         window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.inspector)
         self.inspector.hide()
         self.inspector.unitShown.connect(self._unit_shown)
+        self.inspector.forwardRequested.connect(self.forward)
+        self.inspector.feeds_for = self.feeds_for
         self.inspector.visibilityChanged.connect(self._inspector_visibility)
 
         self.show_evidence = QAction("Show &Evidence", window)
@@ -153,6 +155,34 @@ class ExplainFeature(QObject):
     def explain_probability(self, index: int) -> bool:
         """A probability bar double-clicked: the softmax that made it, in the inspector."""
         return self.select(PROBABILITIES, (index,))
+
+    def feeds_for(self, layer_name: str) -> list[tuple[str, str]]:
+        """The layers that read this one's output, with their titles; the class output feeds the bars."""
+        layer = self._layer(layer_name)
+        if layer is None or self.explainer is None:
+            return []
+        names = self.inspector.titles()
+        feeds = [(layer_id(c), names.get(layer_id(c), c.display_name))
+                 for c in self.explainer.consumers.get(layer.output, []) if not c.constant]
+        if not feeds and self.window.layers and layer is self.window.layers[-1]:
+            feeds.append((PROBABILITIES, "the probability bars"))
+        return feeds
+
+    def forward(self, consumer_name: str) -> bool:
+        """Walk forward from the inspected unit into ``consumer_name`` (see unit_cursor.forward_unit)."""
+        unit = self.inspector.unit
+        if unit is None:
+            return False
+        if consumer_name == PROBABILITIES:
+            return self.select(PROBABILITIES, (unit[-1] if len(unit) else 0,))
+        consumer, result = self._layer(consumer_name), self.inspector.result
+        shape = self.inspector.shape()
+        if consumer is None or shape is None:
+            return False
+        values = None if result is None else result.activations.get(consumer.output)
+        consumer_shape = tuple(values.shape) if values is not None else tuple(consumer.output_shape[1:])
+        target, _ = unit_cursor.forward_unit(shape, unit, consumer.op, consumer_shape, consumer.hyper, values)
+        return self.select(consumer_name, target)
 
     def _layer(self, layer_name: str):
         return next((layer for layer in self.window.layers if layer_id(layer) == layer_name), None)

@@ -11,6 +11,8 @@ objectName ``unitInspector``.
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QPalette, QShortcut
 from PySide6.QtWidgets import (
@@ -41,6 +43,8 @@ class InspectorDock(QDockWidget):
 
     #: (layer name, unit, Explanation or None) after every new explanation or selection.
     unitShown = Signal(str, tuple, object)
+    #: (layer name): a "Feeds" link was clicked; the window picks the unit there (see forward_unit).
+    forwardRequested = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Unit Inspector", parent)
@@ -70,6 +74,15 @@ class InspectorDock(QDockWidget):
         self.where.setObjectName("inspectorWhere")
         self.where.setWordWrap(True)
         self.where.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        self.feeds = QLabel("", body)
+        self.feeds.setObjectName("inspectorFeeds")
+        self.feeds.setWordWrap(True)
+        self.feeds.setTextFormat(Qt.TextFormat.RichText)
+        self.feeds.setTextInteractionFlags(Qt.TextInteractionFlag.LinksAccessibleByMouse)
+        self.feeds.linkActivated.connect(self._feed_clicked)
+        self.feeds_for = None  # layer name → [(consumer layer name, its title)], set by the window
+        self._feeds: list[tuple[str, str]] = []
+        self._feeds_layer = None
 
         self.previous = QPushButton("◀ Previous", body)
         self.previous.setToolTip("The unit before this one, row by row (Left arrow)")
@@ -123,6 +136,7 @@ class InspectorDock(QDockWidget):
         layout.setSpacing(6)
         layout.addWidget(self.heading)
         layout.addWidget(self.where)
+        layout.addWidget(self.feeds)
         layout.addLayout(navigation)
         layout.addWidget(self.scroll, 1)
         body.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -154,12 +168,16 @@ class InspectorDock(QDockWidget):
         self._layers = {layer_id(layer): layer for layer in layers}
         self._titles = dict(titles)
         self.view.set_titles(titles)  # "C1 · ReLU", not just "C1": C1's conv and its ReLU share the tag
+        self._feeds_layer = None  # the links to the next layers are worked out again
         if self.layer_name not in self._layers:
             self.layer_name, self.unit, self.explanation = None, None, None
             self.heading.setText("No unit selected")
             self.where.setText("")
             self.view.show_message("Click a unit in the layer panel, or move to one with the arrow keys and press Enter.")
         self._update_buttons()
+
+    def titles(self) -> dict[str, str]:
+        return dict(self._titles)
 
     def shape(self) -> tuple[int, ...] | None:
         if self.layer_name == PROBABILITIES:
@@ -292,8 +310,30 @@ class InspectorDock(QDockWidget):
             else:
                 self.view.show_explanation(self.explanation)
         self.where.setText(self._where_text())
+        self._show_feeds()
         self._update_buttons()
         self.unitShown.emit(self.layer_name, tuple(self.unit), self.explanation)
+
+    def _show_feeds(self) -> None:
+        """Links to the layers this one feeds, to walk forward (set again only when the layer changes)."""
+        if self.layer_name == self._feeds_layer:
+            return
+        self._feeds_layer = self.layer_name
+        feeds = self.feeds_for(self.layer_name) if self.feeds_for is not None and self.layer_name else []
+        link = self.palette().color(QPalette.ColorRole.Link).name()
+        self._feeds = feeds
+        parts = [f"<a href='feed:{k}' style='color:{link}'>{html.escape(title)}</a>" for k, (_, title) in enumerate(feeds)]
+        self.feeds.setText("Feeds " + ", ".join(parts) + " ▸" if parts else "")
+        self.feeds.setVisible(bool(parts))
+
+    def _feed_clicked(self, href: str) -> None:
+        if href.startswith("feed:"):
+            k = int(href.split(":", 1)[1])
+            if 0 <= k < len(self._feeds):
+                self.forwardRequested.emit(self._feeds[k][0])
+
+    def feed_names(self) -> list[str]:
+        return [name for name, _ in self._feeds]
 
     def _where_text(self) -> str:
         explanation = self.explanation
