@@ -219,6 +219,7 @@ def test_clicking_a_term_walks_back_through_the_network(seven, qtbot):
     explanation = inspector.explanation
     assert explanation.kind == "dense" and explanation.agrees is True
     assert inspector.where.text().startswith("Sees the whole input")
+    assert inspector.heading.text().endswith("unit 7: the logit of class 7")
     assert window.network_input.patch() is None  # nothing to single out on the input
     terms = inspector.view.listed_terms()
     assert len(terms) == 12 and [abs(t.product) for t in terms] == sorted((abs(t.product) for t in terms), reverse=True)

@@ -120,6 +120,8 @@ class ExplainFeature(QObject):
         titles = {layer_id(layer): names[layer.index].title(layer) for layer in layers}
         self.inspector.set_explainer(self.explainer, layers, titles, problem)
         self.inspector.input_size = (session.spec.height, session.spec.width)
+        self.inspector.class_layer = layer_id(layers[-1]) if layers else None
+        self.inspector.class_labels = list(session.labels)
         self._clear_selected_cell()
         if self.inspector.layer_name is None:  # the unit went with the old model: so do its marks
             self.patch_box = None

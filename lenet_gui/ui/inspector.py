@@ -60,6 +60,8 @@ class InspectorDock(QDockWidget):
         self.unit: tuple[int, ...] | None = None
         self.explanation: Explanation | None = None
         self.input_size: tuple[int, int] | None = None  # the network input's height and width
+        self.class_layer: str | None = None  # the layer whose units are the classes (the logits)
+        self.class_labels: list[str] = []
 
         body = QWidget(self)
         body.setObjectName("inspectorBody")
@@ -291,6 +293,11 @@ class InspectorDock(QDockWidget):
         shape = self.shape() or ()
         title = "Probabilities · softmax of the logits" if bars else self._titles.get(self.layer_name, layer.display_name)
         where = f"class {self.unit[0]}" if bars else unit_cursor.describe(shape, self.unit)
+        if self.layer_name == self.class_layer and len(self.unit) == 1 and self.unit[0] < len(self.class_labels):
+            what = "probability" if self._layers[self.layer_name].op == "Softmax" else "logit"
+            where += f": the {what} of class {self.class_labels[self.unit[0]]}"
+        if bars and self.unit[0] < len(self.class_labels) and self.class_labels[self.unit[0]] != str(self.unit[0]):
+            where += f" ({self.class_labels[self.unit[0]]})"
         self.heading.setText(f"{title} — {where}")
         self.setWindowTitle(f"Unit Inspector: {title.split(' · ')[0]}")
         self.explanation = None
