@@ -6,10 +6,11 @@ the window already says: a unit clicked in the layer panel or the enlarged map,
 every result shown, a new model, a probability bar clicked. All it changes in
 the window's views goes through their public setters.
 
-Evidence costs one batched run of a few hundred images (9–16 ms for LeNet-5
-on a busy two-core CPU, about a display frame), so while the pen is down it is
-recomputed only when the last one took under half a frame; otherwise it
-follows pen-up, and every other finished edit. One run gives every class's
+Evidence costs one batched run of a few hundred images (for LeNet-5 on a
+two-core laptop CPU: 4.5 ms when it is quiet, 9–16 ms when it is busy, up to a
+display frame), so while the pen is down it is recomputed only when the last
+one took under half a frame; otherwise it follows pen-up, and every other
+finished edit. One run gives every class's
 map, so clicking another probability bar costs nothing.
 """
 
