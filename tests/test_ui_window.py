@@ -121,12 +121,12 @@ def test_the_keyboard_reaches_the_units(window, draw, qtbot):
     assert window.network_input.highlight() == (1, 1, 6, 6)
 
 
-def test_clicking_a_map_enlarges_it_with_the_value_under_the_pointer(window, draw, qtbot):
+def test_double_clicking_a_map_enlarges_it_with_the_value_under_the_pointer(window, draw, qtbot):
     _draw_digit(window, draw, ONE)
     qtbot.waitUntil(lambda: window.last_result is not None)
     row = window.layer_panel.rows()[1]
     window.layer_panel.scroll.ensureWidgetVisible(row.maps)
-    QTest.mouseClick(row.maps, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, row.maps.unit_center(4, 3, 3))
+    QTest.mouseDClick(row.maps, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, row.maps.unit_center(4, 3, 3))
     dialog = window._map_dialog
     qtbot.waitExposed(dialog)
     assert dialog.channel == 4

@@ -23,10 +23,9 @@ from lenet_gui.core.errors import LenetGuiError
 # The explain API: evidence is importable from here too.
 from lenet_gui.core.evidence import background_tensor, evidence, evidence_all, logits_only, occlusion_grid
 from lenet_gui.core.explain_context import ExplainContext, ExplainError, NotExplained, Source, opset, shape_text
-from lenet_gui.core.explanation import Explanation, Step, Term
+from lenet_gui.core.explanation import PROBABILITIES, Explanation, Step, Term, layer_id
 
 # The app's probability bars, explained by ``Explainer.explain_probability``.
-PROBABILITIES = "probabilities"
 
 __all__ = [
     "Explainer", "ExplainError", "PROBABILITIES", "background_tensor", "evidence", "evidence_all", "explain_rules",
@@ -36,11 +35,6 @@ __all__ = [
 def explain_rules() -> dict[str, Any]:
     """Op type → explain rule, as the op registry holds them (each family's explain.py)."""
     return {rule.op_type: rule.explain for rule in ops.all_rules() if rule.explain is not None}
-
-
-def layer_id(layer: graph.Layer) -> str:
-    """The name ``shapes --json`` prints for a layer; unnamed nodes go by their display name."""
-    return layer.name or layer.display_name
 
 
 class Explainer:

@@ -14,6 +14,16 @@ from typing import Any
 
 import numpy as np
 
+# The layer name that ``explain`` and the inspector use for the probability bars (the
+# softmax the app applies to the logits).
+PROBABILITIES = "probabilities"
+
+
+def layer_id(layer) -> str:
+    """The name ``shapes --json`` prints for a layer; unnamed nodes go by their display name."""
+    return layer.name or layer.display_name
+
+
 # The explained value and onnxruntime's agree when within this relative tolerance
 # (with the same figure as an absolute floor, for values near zero).
 RELATIVE_TOLERANCE = 1e-4

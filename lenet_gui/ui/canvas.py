@@ -36,6 +36,7 @@ from lenet_gui.core import preprocess
 from lenet_gui.core.drawing import Drawing, default_pen_width
 from lenet_gui.core.eraser import erase
 from lenet_gui.core.preprocess import InputSpec, Prepared
+from lenet_gui.ui import evidence_overlay
 
 PEN = "pen"
 ERASER = "eraser"
@@ -206,6 +207,9 @@ class DrawingCanvas(QWidget):
         self._live_layer: QPixmap | None = None
         self._live_layer_key = None
         self._live_pieces = 0
+        # The unit inspector's receptive field and the evidence map, in drawing coordinates.
+        self._field_box: tuple[float, float, float, float] | None = None
+        self._evidence: tuple[QImage, tuple[float, float, float, float]] | None = None
 
         self._undo = QUndoStack(self)
         self._undo.setUndoLimit(UNDO_LIMIT)
@@ -299,6 +303,35 @@ class DrawingCanvas(QWidget):
             self._set_pen_size_quietly(drawing.pen_width * REFERENCE_SIDE / min(drawing.width, drawing.height))
         drawing.pen_width = self._pen_width_for(drawing)
         self._restore(CanvasState(drawing, backdrop))
+
+    # --- what the network looked at (unit inspector, evidence) ---------------------------------------
+    def set_explain_overlay(self, field_box=None, evidence: QImage | None = None, evidence_rect=None) -> None:
+        """A unit's receptive field and a faint evidence map, each (left, top, width, height) on the drawing."""
+        self._field_box = None if field_box is None else tuple(float(v) for v in field_box)
+        self._evidence = None if evidence is None or evidence_rect is None else (
+            evidence, tuple(float(v) for v in evidence_rect))
+        self.update()
+
+    def explain_overlay(self):
+        """(field box, evidence rect) as shown now, each None when absent."""
+        return self._field_box, None if self._evidence is None else self._evidence[1]
+
+    def _paint_explain_overlay(self, painter: QPainter, paper: QRect, palette: QPalette) -> None:
+        sx, sy = paper.width() / self._drawing.width, paper.height() / self._drawing.height
+
+        def on_screen(rect) -> QRectF:
+            left, top, width, height = rect
+            return QRectF(paper.x() + left * sx, paper.y() + top * sy, width * sx, height * sy)
+
+        painter.save()
+        painter.setClipRect(paper)
+        if self._evidence is not None:
+            image, rect = self._evidence
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+            painter.drawImage(on_screen(rect), image)
+        if self._field_box is not None:
+            evidence_overlay.paint_patch(painter, on_screen(self._field_box), palette)
+        painter.restore()
 
     # --- what the network reads ---------------------------------------------------------------
     def prepare_input(self, spec: InputSpec) -> Prepared | None:
@@ -730,6 +763,8 @@ class DrawingCanvas(QWidget):
             self._paint_live_tail(painter, ink)
             painter.restore()
 
+        if self._field_box is not None or self._evidence is not None:
+            self._paint_explain_overlay(painter, paper, palette)
         if self._tool == ERASER and self._hover is not None and (self.underMouse() or self._active == ERASER):
             radius = self.eraser_radius() * self._scale()
             painter.setBrush(Qt.BrushStyle.NoBrush)

@@ -13,7 +13,8 @@ of the layer is the brightest colour. Layers whose values can be negative
 in the middle.
 
 Pointer and keyboard: hovering or moving the unit cursor with the arrow keys
-reports the unit (``unitHovered``); a click, Enter or Space opens a map
+reports the unit (``unitHovered``); a click or Enter selects it for the unit
+inspector (``unitActivated``); a double click or Space opens the map
 (``mapActivated``). Page Up/Page Down step between maps.
 """
 
@@ -26,7 +27,7 @@ from PySide6.QtCore import QEvent, QPoint, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
-from lenet_gui.ui import layer_text, theme
+from lenet_gui.ui import evidence_overlay, layer_text, theme
 from lenet_gui.ui.mosaic import Geometry, LevelBatch, Mosaic
 
 MAX_TILES = 256  # a wide layer shows its first maps only
@@ -56,8 +57,10 @@ class ActivationMaps(QWidget):
     #: (map, row, column) under the pointer or the keyboard cursor.
     unitHovered = Signal(int, int, int)
     hoverLeft = Signal()
-    #: A map was clicked, or Enter was pressed on it.
+    #: A map was double-clicked, or Space was pressed on it.
     mapActivated = Signal(int)
+    #: (map, row, column) clicked, or Enter pressed on it: explain this unit.
+    unitActivated = Signal(int, int, int)
 
     def __init__(self, shape, signed: bool = False, tile_size: int = 56, columns: int | None = None,
                  background: QPalette.ColorRole = QPalette.ColorRole.Window, max_tiles: int = MAX_TILES,
@@ -86,6 +89,7 @@ class ActivationMaps(QWidget):
         self._hover: tuple[int, int, int] | None = None
         self._cursor: tuple[int, int, int] | None = None  # keyboard position
         self._labels: list[str] | None = None  # class labels under a strip's cells (the output)
+        self._selected: tuple[int, int, int] | None = None  # the unit the inspector explains
         self.setBackgroundRole(background)  # the colour between tiles
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -307,6 +311,8 @@ class ActivationMaps(QWidget):
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(QColor.fromRgba(m.gap_rgba))
             painter.drawRects(self._gap_rects)
+        if self._selected is not None:
+            self._paint_selected(painter, m)
         marked = self._hover or (self._cursor if self.hasFocus() else None)
         if marked is not None:
             painter.setBrush(Qt.BrushStyle.NoBrush)
@@ -379,6 +385,27 @@ class ActivationMaps(QWidget):
             return True
         return super().event(event)
 
+    def set_selected(self, unit: tuple[int, int, int] | None) -> None:
+        """Mark the cell (map, row, column) the unit inspector explains; None: no mark."""
+        if unit != self._selected:
+            self._selected = unit
+            self.update()
+
+    def selected(self) -> tuple[int, int, int] | None:
+        return self._selected
+
+    def _paint_selected(self, painter: QPainter, m) -> None:
+        tile, row, col = self._selected
+        if tile >= self.count:
+            return
+        x, y, w, h = m.unit_rect(tile, row, col) if self.kind == "maps" else m.tile_rect(tile)
+        origin = self._origin()
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.setPen(QPen(QColor(0, 0, 0, 170), 3))
+        painter.drawRect(QRect(origin.x() + x - 1, origin.y() + y - 1, w + 1, h + 1))
+        painter.setPen(QPen(evidence_overlay.patch_color(self.palette()), 1))
+        painter.drawRect(QRect(origin.x() + x - 1, origin.y() + y - 1, w + 1, h + 1))
+
     # --- pointer and keyboard --------------------------------------------------------------------------
     def unit_at(self, pos) -> tuple[int, int, int] | None:
         origin = self._origin()
@@ -414,10 +441,18 @@ class ActivationMaps(QWidget):
         unit = self.unit_at(event.position())
         if event.button() == Qt.MouseButton.LeftButton and unit is not None:
             self._cursor = unit
-            self.mapActivated.emit(unit[0])
+            self.unitActivated.emit(*unit)
             event.accept()
             return
         super().mousePressEvent(event)
+
+    def mouseDoubleClickEvent(self, event) -> None:
+        unit = self.unit_at(event.position())
+        if event.button() == Qt.MouseButton.LeftButton and unit is not None:
+            self.mapActivated.emit(unit[0])
+            event.accept()
+            return
+        super().mouseDoubleClickEvent(event)
 
     def focusInEvent(self, event) -> None:
         if self._cursor is None:
@@ -434,7 +469,10 @@ class ActivationMaps(QWidget):
     def keyPressEvent(self, event) -> None:
         tile, row, col = self._cursor or (0, 0, 0)
         key = event.key()
-        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Space):
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self.unitActivated.emit(tile, row, col)
+            return
+        if key == Qt.Key.Key_Space:
             self.mapActivated.emit(tile)
             return
         moves = {Qt.Key.Key_Left: (0, -1), Qt.Key.Key_Right: (0, 1), Qt.Key.Key_Up: (-1, 0), Qt.Key.Key_Down: (1, 0)}

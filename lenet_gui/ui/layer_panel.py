@@ -30,8 +30,10 @@ class LayerPanel(QWidget):
     #: (layer, map, row, column) under the pointer or keyboard cursor.
     unitHovered = Signal(object, int, int, int)
     hoverLeft = Signal()
-    #: (layer, map): a heatmap was clicked.
+    #: (layer, map): a heatmap was double-clicked.
     mapActivated = Signal(object, int)
+    #: (layer, map, row, column): a unit was clicked or chosen with Enter.
+    unitActivated = Signal(object, int, int, int)
     #: (layer): its kernels were asked for.
     kernelsRequested = Signal(object)
 
@@ -101,6 +103,7 @@ class LayerPanel(QWidget):
             row.unitHovered.connect(lambda m, r, c, layer=layer: self.unitHovered.emit(layer, m, r, c))
             row.hoverLeft.connect(self.hoverLeft)
             row.mapActivated.connect(lambda m, layer=layer: self.mapActivated.emit(layer, m))
+            row.unitActivated.connect(lambda m, r, c, layer=layer: self.unitActivated.emit(layer, m, r, c))
             row.kernelsRequested.connect(lambda layer=layer: self.kernelsRequested.emit(layer))
             self._column.insertWidget(self._column.count() - 1, row)
             self._rows.append(row)
@@ -109,7 +112,8 @@ class LayerPanel(QWidget):
         self.summary.setText(
             f"{len(layers)} nodes in execution order · {params:,} parameters. Shapes are worked out by formula; "
             "✓ means onnxruntime returned an activation of exactly that shape. "
-            "Hover a unit to see its receptive field on the input, click a map to enlarge it."
+            "Hover a unit to see its receptive field on the input; click it to see how it was computed; "
+            "double-click a map to enlarge it."
         )
         self.scroll.verticalScrollBar().setValue(0)
 

@@ -31,6 +31,7 @@ class LayerRow(QFrame):
     unitHovered = Signal(int, int, int)
     hoverLeft = Signal()
     mapActivated = Signal(int)
+    unitActivated = Signal(int, int, int)
     kernelsRequested = Signal()
 
     def __init__(self, layer: Layer, name: LayerName, signed: bool, input_size: tuple[int, int] | None,
@@ -127,6 +128,7 @@ class LayerRow(QFrame):
         self.maps.mapActivated.connect(self.mapActivated)
         if self._labels:
             self.maps.set_labels(self._labels)
+        self.maps.unitActivated.connect(self.unitActivated)
         self._maps_layout.addWidget(self.maps)
 
     def set_tile_size(self, size: int) -> None:

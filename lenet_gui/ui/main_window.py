@@ -116,6 +116,7 @@ class MainWindow(QMainWindow):
 
         self.collect = collect_mode.install(self)
         self.busy = BusyIndicator(self.controller, self.statusBar())  # a slow model: running…, Cancel
+        self._build_inspector()
 
         provider = provider or self.settings.provider
         if defer_model:  # the app: paint first, then the model (see ui/startup.py)
@@ -227,6 +228,28 @@ class MainWindow(QMainWindow):
         """A layer chosen in the overview: its detailed row comes into view."""
         self.layer_panel.show_layer(layer, item)
         self.show_status(f"{self._titles.get(layer.index, layer.display_name)}: its row is shown in the layer panel")
+        if self.inspector.isVisible():
+            self._inspect_strongest(layer, max(item, 0))
+
+    def _inspect_strongest(self, layer, item: int) -> bool:
+        """The unit inspector follows a layer chosen in the overview: its strongest unit there (in map ``item``)."""
+        result = self.last_result
+        values = None if result is None else result.activations.get(layer.output)
+        if values is None:
+            return False
+        values = np.asarray(values)
+        if values.ndim == 3:  # channel, row, column: the strongest unit of that map
+            item = min(item, values.shape[0] - 1)
+            row, col = np.unravel_index(int(np.argmax(values[item])), values.shape[1:])
+            return self.explain.select_from_panel(layer, item, int(row), int(col))
+        return self.explain.select_from_panel(layer, int(np.argmax(values.reshape(-1))), 0, 0)
+
+    def _build_inspector(self) -> None:
+        """The unit inspector dock and the evidence overlay (see explain_wiring.py)."""
+        from lenet_gui.ui.explain_wiring import ExplainFeature
+
+        self.explain = ExplainFeature(self)
+        self.inspector = self.explain.inspector
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
@@ -253,8 +276,12 @@ class MainWindow(QMainWindow):
 
     def _load_model(self, path: str | None, provider: str, report: bool = True) -> bool:
         """Open a model; on any failure keep the current one and say why."""
+        if self._opening:  # a drop or a recent file while another model is still opening
+            self.show_status("A model is still opening; try again when it is open")
+            return False
         ModelSession, load_model, graph = import_model_tools()  # onnx: after the first paint
-        try:
+
+        def open_and_probe():
             session = ModelSession(path, provider=provider, memory_limit=self.settings.memory_limit,
                                    timeout=self.settings.inference_timeout)
             calibration = calibrate.apply_to_session(session)
@@ -262,10 +289,13 @@ class MainWindow(QMainWindow):
             layers = graph.analyze(original)
             spec = session.spec
             blank = preprocess.view_to_tensor(np.zeros((spec.height, spec.width), np.float32), spec)
-            probe = session.run(blank)
+            return session, calibration, original, layers, spec, session.run(blank)
+
+        try:
+            session, calibration, original, layers, spec, probe = self._responsively(open_and_probe)
             current = self.canvas.prepare_input(spec)  # a model that fails on this drawing is no better
             if current is not None:
-                session.run(current.tensor, current)
+                self._responsively(lambda: session.run(current.tensor, current))
         except LenetGuiError as exc:
             if report:
                 self._model_refused(str(exc))
@@ -336,6 +366,51 @@ class MainWindow(QMainWindow):
         if self.session.path.resolve() == default_model_path().resolve():
             return "LeNet-5"
         return self.session.path.name
+
+    _opening = False  # a model is being opened (see _responsively)
+
+    def _responsively(self, work):
+        """``work()`` on a thread while the window keeps painting and the pen keeps drawing.
+
+        Opening a model loads, analyses and test-runs it, which for a slow model takes up
+        to the run time limit: the window must not freeze meanwhile. Menus that would start
+        another model change are off until it is done. Returns what ``work`` returns and
+        raises what it raises.
+        """
+        import threading
+
+        from PySide6.QtCore import QEventLoop
+
+        outcome: dict = {}
+
+        def run() -> None:
+            try:
+                outcome["value"] = work()
+            except BaseException as exc:  # handed to the GUI thread below
+                outcome["error"] = exc
+
+        thread = threading.Thread(target=run, name="open-model", daemon=True)
+        guarded = [self.actions.open_model, *self.actions.providers.values()]
+        enabled = [a.isEnabled() for a in guarded]
+        for action in guarded:
+            action.setEnabled(False)
+        self._opening = True
+        thread.start()
+        try:
+            thread.join(0.05)  # a quick model never spins the event loop
+            if thread.is_alive():
+                self.show_status("Opening the model…", 0)
+                while thread.is_alive():
+                    QApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 30)
+                    thread.join(0.01)
+                self.statusBar().clearMessage()
+        finally:
+            self._opening = False
+            for action, on in zip(guarded, enabled):
+                action.setEnabled(on)
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["value"]
 
     def open_model(self, path: str) -> bool:
         """Open another ONNX model; the drawing stays, a bad model changes nothing."""
@@ -487,6 +562,7 @@ class MainWindow(QMainWindow):
             self._map_dialog = FeatureMapDialog(self)
             self._map_dialog.unitHovered.connect(self._unit_hovered)
             self._map_dialog.hoverLeft.connect(self._unit_left)
+            self._map_dialog.unitActivated.connect(self.explain.select_from_panel)
         row = self.layer_panel.row_for(layer)
         shape = row.maps.shape if row is not None and row.maps is not None else tuple(layer.output_shape[1:])
         signed = row.maps.signed if row is not None and row.maps is not None else True
@@ -747,8 +823,11 @@ class MainWindow(QMainWindow):
             "<p>The <b>heatmaps</b> are that layer's activations for your drawing, one tile per feature map. "
             "Dark is zero, bright the layer's largest value; where values can be negative, blue is below zero "
             "and red above.</p>"
-            "<p>Hover a unit to outline the input pixels it sees (its receptive field). Click a map to enlarge "
-            "it. <b>Kernels…</b> shows a convolution's learned weights.</p>")
+            "<p>Hover a unit to outline the input pixels it sees (its receptive field). Click a unit (or press "
+            "Enter on it) to see in the <b>Unit Inspector</b> how it was computed, with your drawing's numbers; "
+            "double-click a map to enlarge it. <b>Kernels…</b> shows a convolution's learned weights.</p>"
+            "<p><b>View → Show Evidence</b> colours the input by what made the network answer; click a "
+            "probability bar to see another class's evidence.</p>")
 
     def show_about(self) -> None:
         meta = self.session.meta if self.session else {}

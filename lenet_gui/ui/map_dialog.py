@@ -52,6 +52,8 @@ class FeatureMapDialog(QDialog):
     #: (layer, map, row, column) under the pointer, so the main window can outline it too.
     unitHovered = Signal(object, int, int, int)
     hoverLeft = Signal()
+    #: (layer, map, row, column) clicked or chosen with Enter: the unit inspector explains it.
+    unitActivated = Signal(object, int, int, int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -66,6 +68,7 @@ class FeatureMapDialog(QDialog):
         self._activation: np.ndarray | None = None
         self.maps: ActivationMaps | None = None
         self.bars: VectorBars | None = None  # a 1-D layer, instead of maps
+        self._inspected = None  # (layer index, unit, input box) the unit inspector explains
 
         self.heading = QLabel(self)
         font = self.heading.font()
@@ -147,6 +150,7 @@ class FeatureMapDialog(QDialog):
             self.maps.setAccessibleName(f"Enlarged map of {title}")
             self.maps.unitHovered.connect(self._hovered)
             self.maps.hoverLeft.connect(self._left)
+            self.maps.unitActivated.connect(self._activated)
             self._map_holder.addWidget(self.maps)
             self._map_holder.addStretch(1)
         else:
@@ -211,6 +215,28 @@ class FeatureMapDialog(QDialog):
         if self.bars is not None:
             self.bars.set_sorted(on)
 
+    def set_inspected(self, layer: Layer | None, unit: tuple[int, ...] | None, box=None) -> None:
+        """Mark the unit the inspector explains, when it lies on the map shown (and frame its field)."""
+        self._inspected = None if layer is None or unit is None else (layer.index, tuple(unit), box)
+        self._show_inspected()
+
+    def _show_inspected(self) -> None:
+        if self.maps is None:
+            return
+        cell, box = None, None
+        if self._inspected is not None and self.layer is not None and self._inspected[0] == self.layer.index:
+            _, unit, box = self._inspected
+            if self.kind == "maps" and len(unit) == 3 and unit[0] == self.channel:
+                cell = (0, unit[1], unit[2])
+            elif self.kind == "maps" and len(unit) == 2:
+                cell = (0, unit[0], unit[1])
+            elif self.kind == "strip":
+                cell = (int(np.ravel_multi_index(unit, self.maps.shape)), 0, 0)
+            if cell is None:
+                box = None
+        self.maps.set_selected(cell)
+        self.input_view.set_patch(box)
+
     def _refresh(self) -> None:
         if self.bars is not None:
             self.bars.set_values(self._current())
@@ -223,6 +249,7 @@ class FeatureMapDialog(QDialog):
             return
         if self.maps is None:
             return
+        self._show_inspected()
         self.maps.set_values(self._current())
         scale = self.maps.scale
         if self.maps.values() is None:
@@ -248,6 +275,10 @@ class FeatureMapDialog(QDialog):
         self.input_view.set_highlight(box)
         channel = self.channel if self.kind == "maps" else tile
         self.unitHovered.emit(self.layer, channel, row, col)
+
+    def _activated(self, tile: int, row: int, col: int) -> None:
+        channel = self.channel if self.kind == "maps" else tile
+        self.unitActivated.emit(self.layer, channel, row, col)
 
     def _left(self) -> None:
         self.input_view.set_highlight(None)

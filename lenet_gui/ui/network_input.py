@@ -13,7 +13,7 @@ from PySide6.QtCore import QEvent, QLineF, QPointF, QRect, QRectF, QSize, Qt, Si
 from PySide6.QtGui import QColor, QImage, QPainter, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from lenet_gui.ui import theme
+from lenet_gui.ui import evidence_overlay, theme
 
 # Opaque RGB32 greys, black to white: grey level → pixel.
 _GREYS = (np.arange(256, dtype=np.uint32) * 0x010101) | 0xFF000000
@@ -42,6 +42,9 @@ class NetworkInputView(QWidget):
         self._image = QImage()
         self._values: np.ndarray | None = None
         self._highlight: tuple[int, int, int, int] | None = None
+        self._patch: tuple[int, int, int, int] | None = None  # the inspected unit's field (unit inspector)
+        self._evidence: QImage | None = None  # occlusion evidence over the input, with its caption
+        self._evidence_title = ""
         self._show_grid = True
         # Everything but the pixels is cached: the background and border under the
         # image, the grid and the MNIST field's dashed frame over it.
@@ -98,6 +101,24 @@ class NetworkInputView(QWidget):
     def highlight(self) -> tuple[int, int, int, int] | None:
         return self._highlight
 
+    def set_patch(self, box: tuple[int, int, int, int] | None) -> None:
+        """Frame the inspected unit's receptive field (y0, x0, y1, x1), apart from the hover outline."""
+        if box != self._patch:
+            self._patch = box
+            self.update()
+
+    def patch(self) -> tuple[int, int, int, int] | None:
+        return self._patch
+
+    def set_evidence(self, values: np.ndarray | None, title: str = "") -> None:
+        """An occlusion map (H×W, the drop in probability) drawn over the input; None removes it."""
+        self._evidence = None if values is None else evidence_overlay.evidence_image(values)
+        self._evidence_title = title
+        self.update()
+
+    def evidence_title(self) -> str | None:
+        return self._evidence_title if self._evidence is not None else None
+
     def set_show_grid(self, show: bool) -> None:
         self._show_grid = show
         self._cache_key = None
@@ -134,8 +155,17 @@ class NetworkInputView(QWidget):
         painter.drawImage(area, self._image)  # nearest neighbour: no smooth transform hint
         if over is not None:
             painter.drawPixmap(area.topLeft(), over)
+        if self._evidence is not None:
+            painter.drawImage(area, self._evidence)  # blocky on purpose: one square per input pixel
         if self._highlight is not None:
             self._paint_highlight(painter, area, area.width() / self._size[1], self.palette())
+        if self._patch is not None:
+            cell = area.width() / self._size[1]
+            y0, x0, y1, x1 = self._patch
+            box = QRectF(area.x() + x0 * cell, area.y() + y0 * cell, (x1 - x0) * cell, (y1 - y0) * cell)
+            evidence_overlay.paint_patch(painter, box.intersected(QRectF(area)), self.palette())
+        if self._evidence is not None:
+            evidence_overlay.paint_legend(painter, QRectF(area), self._evidence_title)
         painter.end()
 
     def _layers(self, area: QRect) -> tuple[QPixmap, QPixmap | None]:

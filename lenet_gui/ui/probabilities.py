@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette, QPixmap, QStaticText
+from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette, QPen, QPixmap, QStaticText
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from lenet_gui.ui import theme
@@ -19,6 +19,11 @@ class ProbabilityBars(QWidget):
     tracks) is painted once into a pixmap; a frame draws that, the bars, the
     percentages and the winner's label in bold.
     """
+
+    #: A bar was clicked: its class index (the evidence overlay then shows that class).
+    classClicked = Signal(int)
+    #: A bar was double-clicked: its class index (the unit inspector explains its probability).
+    classDoubleClicked = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -36,6 +41,7 @@ class ProbabilityBars(QWidget):
         self._label_width = 0
         self._track_width = 0.0
         self._colors: dict[str, QColor] = {}
+        self._marked: int | None = None  # the class whose evidence is shown
         self._update_height()
 
     def set_labels(self, labels: list[str]) -> None:
@@ -60,6 +66,39 @@ class ProbabilityBars(QWidget):
 
     def probabilities(self) -> np.ndarray | None:
         return self._probabilities
+
+    def set_marked(self, index: int | None) -> None:
+        """Frame one class's row (the class the evidence overlay is about); None: no frame."""
+        if index != self._marked:
+            self._marked = index
+            self.update()
+
+    def marked(self) -> int | None:
+        return self._marked
+
+    def class_at(self, y: float) -> int | None:
+        index = int((y - 2) // BAR_ROW_HEIGHT)
+        return index if 0 <= index < len(self._labels) and y >= 2 else None
+
+    def row_center(self, index: int) -> QPointF:
+        """Where a click lands on class ``index``'s bar (tests click there)."""
+        return QPointF(self.width() / 2, 2 + index * BAR_ROW_HEIGHT + BAR_ROW_HEIGHT / 2)
+
+    def mousePressEvent(self, event) -> None:
+        index = self.class_at(event.position().y())
+        if event.button() == Qt.MouseButton.LeftButton and index is not None:
+            self.classClicked.emit(index)
+            event.accept()
+            return
+        super().mousePressEvent(event)
+
+    def mouseDoubleClickEvent(self, event) -> None:
+        index = self.class_at(event.position().y())
+        if event.button() == Qt.MouseButton.LeftButton and index is not None:
+            self.classDoubleClicked.emit(index)
+            event.accept()
+            return
+        super().mouseDoubleClickEvent(event)
 
     def _update_height(self) -> None:
         self.setFixedHeight(max(1, len(self._labels)) * BAR_ROW_HEIGHT + 4)
@@ -177,6 +216,11 @@ class ProbabilityBars(QWidget):
             self._draw_text(painter, self._labels[winner], True, self._label_width - 6, top)
             if winner < len(values):
                 self._draw_text(painter, f"{values[winner] * 100:.1f} %", True, self.width(), top)
+        if self._marked is not None and 0 <= self._marked < len(self._labels):
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.setPen(QPen(theme.highlight_outline(self.palette()), 1.5))
+            painter.drawRoundedRect(QRectF(0.75, 2 + self._marked * BAR_ROW_HEIGHT + 0.75, self.width() - 1.5,
+                                           BAR_ROW_HEIGHT - 1.5), 3, 3)
         painter.end()
 
 
