@@ -243,6 +243,10 @@ class ExplainFeature(QObject):
             self._selected_cell = None
 
     def _inspector_visibility(self, visible: bool) -> None:
+        import shiboken6
+
+        if not shiboken6.isValid(self.window):
+            return  # the dock hides as the window is torn down: nothing left to unmark
         if not visible:
             self.patch_box = None
             self.window.network_input.set_patch(None)
