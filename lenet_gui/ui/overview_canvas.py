@@ -591,7 +591,7 @@ class OverviewCanvas(QWidget):
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawRect(items[self._hover[1]].adjusted(-1, -1, 0, 0))
 
-    # --- for tests and the lead's checks ---------------------------------------------------------------------
+    # --- for tests and checks of the layout ---------------------------------------------------------------------
     def winner(self) -> int | None:
         """The index of the largest output cell now drawn, or None."""
         for i, column in enumerate(self.plan.columns):
