@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from importlib import resources
 from pathlib import Path
 
 import onnx
@@ -11,13 +10,9 @@ import onnx
 from lenet_gui.core.budget import format_size
 from lenet_gui.core.errors import ModelError
 from lenet_gui.core.external_data import check_external_data
+from lenet_gui.core.runtime import check_model_file, default_model_path  # noqa: F401 (re-exported)
 
-DEFAULT_MODEL_NAME = "lenet5.onnx"
-
-
-def default_model_path() -> Path:
-    """The LeNet-5 shipped inside the installed package (``lenet_gui/models``)."""
-    return Path(str(resources.files("lenet_gui.models") / DEFAULT_MODEL_NAME))
+DEFAULT_MODEL_NAME = "lenet5.onnx"  # in lenet_gui/models; see runtime.default_model_path
 
 
 def load_model(path: str | os.PathLike, max_bytes: int | None = None) -> onnx.ModelProto:
@@ -27,16 +22,7 @@ def load_model(path: str | os.PathLike, max_bytes: int | None = None) -> onnx.Mo
     or non-ONNX file.
     """
     path = Path(path)
-    if not path.exists():
-        raise ModelError(f"Model file not found: {path}")
-    if path.is_dir():
-        raise ModelError(f"Model path is a folder, not an ONNX file: {path}")
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise ModelError(f"Cannot read model file {path}: {exc.strerror}") from exc
-    if size == 0:
-        raise ModelError(f"Model file is empty: {path}")
+    size = check_model_file(path)
     if max_bytes is not None and size > max_bytes:
         raise ModelError(f"Model file {path.name} is {format_size(size)}, more than the memory limit of "
                          f"{format_size(max_bytes)} (--memory-limit sets the limit)")

@@ -94,7 +94,7 @@ class Prediction:
 
 
 def default_model_path() -> Path:
-    """The LeNet-5 shipped inside the installed package (as ``onnx_io.default_model_path``)."""
+    """The LeNet-5 shipped inside the installed package (``lenet_gui/models``)."""
     return Path(str(resources.files("lenet_gui.models") / "lenet5.onnx"))
 
 
@@ -103,8 +103,15 @@ def _dims(shape) -> list:
 
 
 def spec_from_meta(meta: dict[str, str], dims: list, name: str) -> InputSpec:
-    """The input spec from the image input's dims and the model's metadata
-    (the rules of ``session.spec_from_model``, without the onnx graph)."""
+    """The input spec from the image input's dims (None where open) and the model's metadata.
+
+    Defaults, for models without metadata: values 0..1 (ink 1, background 0), no
+    normalisation (mean 0, std 1), white digit on black, the MNIST 20/28 geometry.
+    Channels-last is assumed when the last axis has 1, 3 or 4 entries and the
+    second does not. Height and width that the graph leaves open default to
+    ``input_size`` from the metadata, else 28×28. ``session.spec_from_model``
+    reads the same from an onnx graph.
+    """
     layout = meta.get("input_layout", "").upper()
     if layout not in ("NCHW", "NHWC"):
         second, last = dims[1], dims[3]
@@ -143,8 +150,11 @@ def spec_from_meta(meta: dict[str, str], dims: list, name: str) -> InputSpec:
     )
 
 
-def _check_file(path: Path) -> None:
-    """The messages of ``onnx_io.load_model`` for files that are not there or empty."""
+def check_model_file(path: Path) -> int:
+    """The file's size; a ModelError for a model file that is missing, a folder, unreadable or empty.
+
+    Here, not in onnx_io, so that the light session needs no onnx; ``onnx_io.load_model`` uses it too.
+    """
     if not path.exists():
         raise ModelError(f"Model file not found: {path}")
     if path.is_dir():
@@ -157,6 +167,7 @@ def _check_file(path: Path) -> None:
         raise ModelError(f"Model file is empty: {path}")
     if not os.access(path, os.R_OK):
         raise ModelError(f"Cannot read model file {path}: permission denied")
+    return size
 
 
 def _first_line(exc: BaseException) -> str:
@@ -188,7 +199,7 @@ class LightSession:
         self.path = Path(path) if path is not None else default_model_path()
         if provider not in PROVIDERS:
             raise ProviderError(f"Unknown provider {provider!r}; choose one of {', '.join(PROVIDERS)}")
-        _check_file(self.path)
+        check_model_file(self.path)
         self.warning: str | None = None
         self.session = self._create(provider, threads)
         self.meta = dict(self.session.get_modelmeta().custom_metadata_map)

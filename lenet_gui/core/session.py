@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +27,7 @@ from lenet_gui.core.errors import ModelError, ProviderError
 from lenet_gui.core.graph import topological_order
 from lenet_gui.core.onnx_io import default_model_path, load_model
 from lenet_gui.core.preprocess import InputSpec
+from lenet_gui.core.runtime import spec_from_meta
 
 PROVIDERS = ("auto", "cpu", "cuda")
 ORT_NAMES = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
@@ -94,43 +95,7 @@ def spec_from_model(model: onnx.ModelProto, image_input) -> InputSpec:
     ``input_size`` from the metadata, else 28×28.
     """
     meta = {p.key: p.value for p in model.metadata_props}
-    dims = _dims(image_input)
-    layout = meta.get("input_layout", "").upper()
-    if layout not in ("NCHW", "NHWC"):
-        second, last = dims[1], dims[3]
-        layout = "NHWC" if (last in (1, 3, 4) and second not in (1, 3, 4)) else "NCHW"
-    if layout == "NHWC":
-        h, w, c = dims[1], dims[2], dims[3]
-    else:
-        c, h, w = dims[1], dims[2], dims[3]
-    if (h is None or w is None) and "input_size" in meta:
-        try:
-            h, w = (int(v) for v in meta["input_size"].lower().split("x"))
-        except ValueError:
-            pass
-    h, w, c = h or 28, w or 28, c or 1
-    if c not in (1, 3, 4):
-        raise ModelError(f"{_model_label(model)}: the input has {c} channels; an image model has 1, 3 or 4")
-
-    def number(key, default):
-        try:
-            return float(meta[key]) if key in meta else default
-        except ValueError:
-            return default
-
-    return InputSpec(
-        height=int(h),
-        width=int(w),
-        channels=int(c),
-        channels_last=layout == "NHWC",
-        batch=dims[0],
-        pixel_max=number("pixel_scale", 1.0),
-        mean=number("normalize_mean", 0.0),
-        std=number("normalize_std", 1.0) or 1.0,
-        invert=meta.get("polarity", "white_on_black").lower() in ("black_on_white", "dark_on_light"),
-        field=int(number("digit_field", preprocess.MNIST_FIELD)),
-        box=int(number("digit_box", preprocess.MNIST_BOX)),
-    )
+    return spec_from_meta(meta, _dims(image_input), _model_label(model))
 
 
 def _model_label(model) -> str:
