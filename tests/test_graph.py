@@ -192,9 +192,9 @@ def test_kernel_bigger_than_input_names_layer_and_numbers():
 
 def test_unnamed_node_error_uses_op_and_index():
     nodes = [helper.make_node("Relu", ["x"], ["r"]),
-             helper.make_node("MaxPool", ["r"], ["y"], kernel_shape=[4, 4])]
+             helper.make_node("MaxPool", ["r"], ["y"], kernel_shape=[5, 5])]
     model = make_model(nodes, [float_input("x", [1, 1, 3, 3])], [float_input("y", None)])
-    with pytest.raises(ShapeError, match=r"MaxPool #2.*kernel 4 is larger than the padded input 3"):
+    with pytest.raises(ShapeError, match=r"MaxPool #2.*kernel 5 is larger than the padded input 3"):
         analyze(model)
 
 

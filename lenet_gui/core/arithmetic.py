@@ -26,10 +26,18 @@ what onnxruntime produces (the app runs its models with onnxruntime):
   < dilation), and accepts an ``output_shape`` up to s − 1 pixels beyond the
   natural size.
 
-Two cases go the other way. A Conv with SAME padding and a dilation gets the
-spec's ⌈n/s⌉ (onnxruntime refuses to run it; the result's note says so). And a
-window larger than the padded input raises ShapeError, although onnxruntime's
-truncating division lets such a pool give one output.
+* a pooling window larger than the padded input is allowed: the numerator
+  n + pb + pe − k_eff is then negative, and onnxruntime's integer division
+  rounds it toward zero (C truncation), not down. −d/s with 0 < d < s gives
+  1 output where the textbook ⌊ ⌋ gives none; 0 outputs (an empty tensor) are
+  given as such; only a negative size is refused, as onnxruntime refuses it.
+  (For a negative numerator, truncation and ⌈ ⌉ agree, so ceil_mode changes
+  nothing there.) A Conv with such a window is refused, as onnxruntime refuses
+  it: its division is the same, but it will not make an output of size 0 or 1
+  from a window that does not fit.
+
+One case goes the other way: a Conv with SAME padding and a dilation gets the
+spec's ⌈n/s⌉ (onnxruntime refuses to run it; the result's note says so).
 
 ShapeError (from lenet_gui.core.errors) is raised for impossible
 configurations, naming the numbers; graph.py adds the layer's name.
@@ -140,14 +148,54 @@ def _sliding_formula(n: int, pad_begin: int, pad_end: int, kernel_eff: int, stri
     return numerator // stride + 1, f"⌊{inner}⌋ + 1"
 
 
+def _window_words(kernel: int, dilation: int) -> str:
+    return f"kernel {kernel}" if dilation == 1 else f"dilated kernel {effective_kernel(kernel, dilation)} (k={kernel}, d={dilation})"
+
+
 def _check_kernel_fits(n: int, pad_begin: int, pad_end: int, kernel: int, dilation: int) -> None:
+    padded = n + pad_begin + pad_end
+    if effective_kernel(kernel, dilation) > padded:
+        raise ShapeError(
+            f"{_window_words(kernel, dilation)} is larger than the padded input {padded} "
+            f"({n} + {_num(pad_begin)} + {_num(pad_end)}); onnxruntime refuses such a Conv too"
+        )
+
+
+def _pool_windows_past_input(n: int, pad_begin: int, pad_end: int, kernel: int, dilation: int, stride: int,
+                             ceil_mode: bool) -> tuple[int, str, str]:
+    """A pooling window larger than the padded input, counted as onnxruntime counts it.
+
+    The numerator n + pb + pe − k_eff is negative; onnxruntime's integer
+    division rounds it toward zero, which for a negative number is the ceiling
+    (so ceil_mode makes no difference). Returns (size, working without '= o',
+    a one-line note).
+    """
     kernel_eff = effective_kernel(kernel, dilation)
     padded = n + pad_begin + pad_end
-    if kernel_eff > padded:
-        what = f"kernel {kernel}" if dilation == 1 else f"dilated kernel {kernel_eff} (k={kernel}, d={dilation})"
+    numerator = padded - kernel_eff
+    quotient = _ceil_div(numerator, stride)
+    size = quotient + 1
+    inner = f"({n} + {_pads_text(pad_begin, pad_end)} {MINUS} {kernel_eff})/{stride}"
+    if numerator % stride == 0:
+        working = f"{inner} + 1 = {_num(quotient)} + 1"
+    elif ceil_mode:
+        working = f"⌈{inner}⌉ + 1 = ⌈{_num(numerator)}/{stride}⌉ + 1 = {quotient} + 1"
+    else:
+        working = f"trunc({inner}) + 1 = trunc({_num(numerator)}/{stride}) + 1 = {_num(quotient)} + 1"
+    wider = f"the {kernel_eff}-pixel window is wider than the padded input ({padded})"
+    if size < 0:
         raise ShapeError(
-            f"{what} is larger than the padded input {padded} ({n} + {_num(pad_begin)} + {_num(pad_end)})"
-        )
+            f"{_window_words(kernel, dilation)} is larger than the padded input {padded} "
+            f"({n} + {_num(pad_begin)} + {_num(pad_end)}) and the output size comes out negative ({size}); "
+            "onnxruntime refuses it too")
+    if size == 0:
+        note = f"{wider}: onnxruntime gives an empty output (size 0)"
+    elif ceil_mode:
+        note = f"{wider}, which the textbook formula does not allow; onnxruntime still gives 1 output"
+    else:
+        note = (f"onnxruntime rounds {MINUS}{-numerator}/{stride} toward zero, so this axis has 1 output "
+                "where the textbook ⌊ ⌋ gives none")
+    return size, working, note
 
 
 # ---------------------------------------------------------------------------
@@ -294,9 +342,11 @@ def pool_output_size(n: int, kernel: int, stride: int = 1, pad_begin: int = 0, p
     in the right padding is dropped (onnxruntime and PyTorch; ONNX shape
     inference before opset 22 keeps it).
 
-    Deliberately stricter than onnxruntime: a window larger than the padded
-    input raises ShapeError, where onnxruntime's truncating division still
-    returns one output (e.g. n=7, k=5, d=2: ⌊(7 − 9)/3⌋ + 1 = 0, onnxruntime 1).
+    A window larger than the padded input is counted as onnxruntime counts it,
+    with its division rounded toward zero: n=7, k=5, d=2, s=3 gives
+    trunc((7 − 9)/3) + 1 = 1 where the textbook ⌊ ⌋ gives 0; the note says
+    why. A size of 0 is returned as such (onnxruntime makes an empty tensor);
+    a negative one raises ShapeError.
     """
     _check_positive(n, kernel, stride, dilation)
     _check_pads(pad_begin, pad_end)
@@ -308,7 +358,12 @@ def pool_output_size(n: int, kernel: int, stride: int = 1, pad_begin: int = 0, p
             f"pooling padding {pad_begin} + {pad_end} must be smaller than the kernel {kernel} on each side")
     pad_begin, pad_end = resolve_pool_pads(n, kernel, stride, auto_pad, pad_begin, pad_end)
     kernel_eff = effective_kernel(kernel, dilation)
-    _check_kernel_fits(n, pad_begin, pad_end, kernel, dilation)
+    prefix = f"{_auto_pad_prefix(auto_pad, pad_begin, pad_end)}{_kernel_prefix(kernel, dilation)}"
+    if kernel_eff > n + pad_begin + pad_end:
+        # No ceil-mode window to drop here: the one window starts at the input's first pixel or before.
+        size, working, past = _pool_windows_past_input(n, pad_begin, pad_end, kernel, dilation, stride, ceil_mode)
+        return AxisResult(size, f"{prefix}{working} = {size}", pad_begin, pad_end, kernel_eff,
+                          POOL_CONVENTION_PER_SIDE, past)
     size, working = _sliding_formula(n, pad_begin, pad_end, kernel_eff, stride, ceil_mode)
     note = None
     if pad_begin < 0 or pad_end < 0:
@@ -319,7 +374,7 @@ def pool_output_size(n: int, kernel: int, stride: int = 1, pad_begin: int = 0, p
         note = "the last window would start in the right padding, so onnxruntime drops it"
     if size < 1:
         raise ShapeError(f"pooling would give {size} outputs from an input of {n}")
-    formula = f"{_auto_pad_prefix(auto_pad, pad_begin, pad_end)}{_kernel_prefix(kernel, dilation)}{working} = {size}"
+    formula = f"{prefix}{working} = {size}"
     if note:
         formula += f" ({note})"
     return AxisResult(size, formula, pad_begin, pad_end, kernel_eff, POOL_CONVENTION_PER_SIDE, note)

@@ -26,6 +26,13 @@ def pool(call: Call) -> Out:
         ceil_mode, hyper["auto_pad"]))
     out = [x[0], x[1]] + [r.size for r in results]
     hyper["pads"] = [r.pad_begin for r in results] + [r.pad_end for r in results]
+    if (call.op == "MaxPool" and min(hyper["pads"]) < 0 and set(hyper["dilation"]) == {1}
+            and len(call.node.output) == 1):
+        # onnxruntime's fast MaxPool (no dilation, no Indices) checks the pads its
+        # slower path accepts.
+        raise ShapeError(
+            f"SAME padding comes out negative here ({hyper['pads']}), and onnxruntime's MaxPool without "
+            "dilation or Indices refuses that (\"padding values must be non-negative\")")
     hyper["ceil_mode"] = int(ceil_mode)
     if call.op == "AveragePool":
         hyper["count_include_pad"] = int(call.attr("count_include_pad", 0))
