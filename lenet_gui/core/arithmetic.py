@@ -179,7 +179,7 @@ def _pool_windows_past_input(n: int, pad_begin: int, pad_end: int, kernel: int, 
     if numerator % stride == 0:
         working = f"{inner} + 1 = {_num(quotient)} + 1"
     elif ceil_mode:
-        working = f"⌈{inner}⌉ + 1 = ⌈{_num(numerator)}/{stride}⌉ + 1 = {quotient} + 1"
+        working = f"⌈{inner}⌉ + 1 = ⌈{_num(numerator)}/{stride}⌉ + 1 = {_num(quotient)} + 1"
     else:
         working = f"trunc({inner}) + 1 = trunc({_num(numerator)}/{stride}) + 1 = {_num(quotient)} + 1"
     wider = f"the {kernel_eff}-pixel window is wider than the padded input ({padded})"
