@@ -167,3 +167,34 @@ def test_shapes_of_another_model_and_of_an_impossible_one(tmp_path, capsys):
     assert cli.main(["shapes", str(bad)]) == 2
     err = capsys.readouterr().err
     assert "big_conv" in err and "9" in err and "5" in err and err.count("\n") == 1
+
+
+def test_shapes_of_a_pool_wider_than_its_padded_input_shows_what_onnxruntime_gives(tmp_path, capsys):
+    # Height 1, pads 1 + 1, kernel 3 dilated by 2 (5 pixels), stride 3: the textbook has no
+    # output row; onnxruntime rounds (1 + 2 − 5)/3 = −2/3 toward zero and gives one.
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("MaxPool", ["x"], ["y"], name="pool", kernel_shape=[3, 1], strides=[3, 1],
+                          pads=[1, 0, 1, 0], dilations=[2, 1])], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 1, 6])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    path = tmp_path / "short.onnx"
+    onnx.save_model(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 19)], ir_version=9), str(path))
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    assert session.run(None, {"x": np.ones((1, 1, 1, 6), np.float32)})[0].shape == (1, 1, 1, 6)
+
+    note = "onnxruntime rounds −2/3 toward zero, so this axis has 1 output where the textbook ⌊ ⌋ gives none"
+    assert cli.main(["shapes", "--no-calibrate", str(path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    row = next(i for i, line in enumerate(lines) if line.split()[1:3] == ["pool", "MaxPool"])
+    assert lines[row].split()[3] == "1×1×6"
+    assert lines[row + 1].strip() == ("H: dilated kernel 2·(3 − 1) + 1 = 5; trunc((1 + 2·1 − 5)/3) + 1 = "
+                                      "trunc((−2)/3) + 1 = 0 + 1 = 1; W: (6 + 2·0 − 1)/1 + 1 = 6 → 1×1×6")
+    assert lines[row + 2].strip() == f"note: {note}"
+
+    assert cli.main(["shapes", "--json", "--no-calibrate", str(path)]) == 0
+    (layer,) = json.loads(capsys.readouterr().out)
+    assert layer["output_shape"] == [1, 1, 1, 6] and layer["note"] == note
