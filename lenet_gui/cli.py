@@ -188,6 +188,26 @@ def _shapes_calibration(model, args) -> None:
     _calibrate(session, args)
 
 
+def _runtime_shapes(args, layers) -> None:
+    """Layers no formula here gives: run the model once and show onnxruntime's shapes for them."""
+    import numpy as np
+
+    from lenet_gui.core import graph, preprocess
+    from lenet_gui.core.session import ModelSession
+
+    if all(layer.constant or layer.shape_source == graph.SHAPE_FORMULA for layer in layers):
+        return
+    try:
+        session = ModelSession(args.model, provider="cpu")
+        spec = session.spec
+        blank = preprocess.view_to_tensor(np.zeros((spec.height, spec.width), np.float32), spec)
+        activations = session.run(blank).activations
+    except Exception:  # a model that cannot run keeps its "shape unknown" rows, which say why
+        return
+    graph.adopt_runtime_shapes(layers, {name: value.shape for name, value in activations.items()},
+                               spec.batch or 1)
+
+
 def cmd_shapes(args) -> int:
     from lenet_gui.core import graph
     from lenet_gui.core.onnx_io import default_model_path, load_model
@@ -199,6 +219,7 @@ def cmd_shapes(args) -> int:
         error(str(exc))
         return EXIT_USAGE
     _shapes_calibration(model, args)
+    _runtime_shapes(args, layers)
     if args.json:
         print(json.dumps(graph.layers_to_json(layers), indent=1, ensure_ascii=False))
     else:

@@ -69,9 +69,15 @@ from lenet_gui.core.ops._common import dims as _dims
 from lenet_gui.core.ops._common import ints as _ints
 from lenet_gui.core.ops._common import node_attributes as _attrs
 from lenet_gui.core.ops._common import prod as _prod
+from lenet_gui.core.ops._common import show as _show
 
 MUL = ar.MUL
 TIMES = "×"
+
+SHAPE_FORMULA = "formula"
+SHAPE_INFERRED = "ONNX shape inference"
+SHAPE_UNKNOWN = "unknown"
+SHAPE_RUNTIME = "onnxruntime"
 
 # Element types whose initializers hold trainable weights.
 _FLOAT_TYPES = {
@@ -117,6 +123,9 @@ class Layer:
     outputs: list[str] = field(default_factory=list)  # all output tensor names
     output_shapes: list[list[int] | None] = field(default_factory=list)  # shape of each output
     note: str = ""  # anything surprising (onnxruntime quirks, fallback shape inference)
+    # Where output_shape comes from: SHAPE_FORMULA (worked out), SHAPE_INFERRED (ONNX shape
+    # inference), SHAPE_UNKNOWN (None) or SHAPE_RUNTIME (what onnxruntime produced; adopt_runtime_shapes).
+    shape_source: str = "formula"
 
     @property
     def display_name(self) -> str:
@@ -341,6 +350,7 @@ class _Analyzer:
             outputs=list(node.output),
             output_shapes=[out.shapes[i] if i < len(out.shapes) else None for i in range(len(node.output))],
             note=out.note,
+            shape_source=out.source,
         )
         self._fill_receptive_field(layer, None if static else out.rf)
         return layer
@@ -444,8 +454,9 @@ class _Analyzer:
         float_inputs = tuple(i for i, t in enumerate(ins) if t is not None and t.static and t.roots)
         if shapes and shapes[0] is not None:
             return _Out(shapes, f"{node.op_type}: from ONNX shape inference → {_dims(shapes[0])}",
-                        param_inputs=float_inputs, note=f"{reason}; ONNX shape inference gave the shape")
-        return _Out(shapes, f"shape unknown: {reason}", param_inputs=float_inputs, note=reason)
+                        param_inputs=float_inputs, note=f"{reason}; ONNX shape inference gave the shape",
+                        source=SHAPE_INFERRED)
+        return _Out(shapes, f"shape unknown: {reason}", param_inputs=float_inputs, note=reason, source=SHAPE_UNKNOWN)
 
     # -- dispatch to the op rules ---------------------------------------
 
@@ -480,6 +491,31 @@ class _Analyzer:
         if result is None:
             return None
         return [np.asarray(v) for v in result]
+
+
+def adopt_runtime_shapes(layers: list[Layer], shapes: dict[str, Any], batch: int = 1) -> list[Layer]:
+    """Layers whose shape no formula here gives take the shape onnxruntime produced, and say so.
+
+    ``shapes``: tensor name → activation shape without the batch axis, from one
+    run of the model (ModelSession.run). A shape from ONNX shape inference is
+    replaced too, since ONNX's inference and onnxruntime can disagree; a shape
+    worked out by formula is never touched. Returns the layers changed.
+    """
+    changed = []
+    for layer in layers:
+        if layer.shape_source in (SHAPE_FORMULA, SHAPE_RUNTIME) or shapes.get(layer.output) is None:
+            continue
+        shape = [batch] + [int(d) for d in shapes[layer.output]]
+        before = "" if layer.output_shape is None else f" (ONNX shape inference said {_dims(layer.output_shape)})"
+        layer.output_shape = shape
+        if layer.output_shapes:
+            layer.output_shapes[0] = shape
+        layer.formula = f"{layer.op}: not worked out here; onnxruntime produced → {_show(shape)}"
+        reason = layer.note.split("; ONNX shape inference")[0] or f"{layer.op} is not analysed here"
+        layer.note = f"{reason}; the shape shown is the one onnxruntime produced{before}"
+        layer.shape_source = SHAPE_RUNTIME
+        changed.append(layer)
+    return changed
 
 
 # ---------------------------------------------------------------------------
@@ -523,6 +559,7 @@ def layers_to_json(layers: list[Layer]) -> list[dict[str, Any]]:
             "convention": layer.convention,
             "constant": layer.constant,
             "note": layer.note,
+            "shape_source": layer.shape_source,
         })
         for layer in layers
     ]

@@ -166,6 +166,8 @@ class LayerRow(QFrame):
         elif check.status == "mismatch":
             color = theme.bad_color(palette).name()
             self.mark.setText(f"<span style='color:{color}; font-weight:bold'>{html.escape(check.text)}</span>")
+        elif check.status == "runtime":
+            self.mark.setText(html.escape(check.text))
         else:
             self.mark.setText("")
         self.mark.setToolTip(check.detail)

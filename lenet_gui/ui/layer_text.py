@@ -215,7 +215,9 @@ def may_be_negative(layers: list[Layer]) -> dict[int, bool]:
 
 @dataclass(frozen=True)
 class ShapeCheck:
-    status: str  # "ok", "mismatch", "none" (nothing to compare yet), "absent" (no activation)
+    # "ok", "mismatch", "runtime" (the shape is onnxruntime's own), "none" (nothing to compare yet),
+    # "absent" (no activation)
+    status: str
     text: str  # the mark itself
     detail: str  # a sentence for the tooltip
 
@@ -228,6 +230,11 @@ def check_shape(layer: Layer, runtime_shape) -> ShapeCheck:
             return ShapeCheck("absent", "", "Computed from the weights alone; onnxruntime returns no activation for it.")
         return ShapeCheck("none", "", "")
     runtime = [int(d) for d in runtime_shape]
+    if layer.shape_source == "onnxruntime" and computed == runtime:
+        return ShapeCheck(
+            "runtime", "onnxruntime's shape",
+            f"No formula here gives this layer's shape; {shape_text(runtime)} is the shape onnxruntime returned.",
+        )
     if computed is None:
         return ShapeCheck(
             "mismatch", f"? ≠ {shape_text(runtime)}",

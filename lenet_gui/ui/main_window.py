@@ -289,7 +289,11 @@ class MainWindow(QMainWindow):
             layers = graph.analyze(original)
             spec = session.spec
             blank = preprocess.view_to_tensor(np.zeros((spec.height, spec.width), np.float32), spec)
-            return session, calibration, original, layers, spec, session.run(blank)
+            probe = session.run(blank)
+            # Layers no formula gives show the shape onnxruntime produced, and say so.
+            graph.adopt_runtime_shapes(layers, {name: value.shape for name, value in probe.activations.items()},
+                                       spec.batch or 1)
+            return session, calibration, original, layers, spec, probe
 
         try:
             session, calibration, original, layers, spec, probe = self._responsively(open_and_probe)

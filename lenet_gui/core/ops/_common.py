@@ -53,6 +53,7 @@ class Out:
     # OpRule.param_inputs. Rules set it where it depends on the node (MatMul).
     param_inputs: tuple[int, ...] | None = None
     note: str = ""
+    source: str = "formula"  # where the shape comes from: "formula", "ONNX shape inference" or "unknown"
 
 
 class UnknownShape(Exception):
