@@ -42,7 +42,11 @@ Decisions worth knowing:
   otherwise the layer's ``output_shape`` is None, its formula says why, and
   every layer that depends on it is marked unknown the same way. Analysis
   carries on instead of failing, so the rest of the table is still shown.
-* Impossible configurations (kernel larger than the padded input, mismatched
+  ``Layer.shape_source`` says which; after a run of the model,
+  ``adopt_runtime_shapes`` gives such layers onnxruntime's shapes, said so.
+* Pooling windows wider than the padded input get the size onnxruntime's
+  truncating division gives (1, or 0), with a note.
+* Impossible configurations (a Conv kernel larger than the padded input, mismatched
   channels, a Reshape that does not fit) raise ShapeError naming the layer and
   the numbers.
 """
