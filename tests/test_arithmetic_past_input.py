@@ -71,6 +71,7 @@ def test_pool_window_wider_than_the_padded_input_by_hand(args, size, formula, no
     result = ar.pool_output_size(n, k, s, pb, pe, d, ceil_mode)
     assert (result.size, result.formula, result.note) == (size, formula, note)
     assert (result.pad_begin, result.pad_end, result.kernel_eff) == (pb, pe, d * (k - 1) + 1)
+    assert result.convention == ar.POOL_CONVENTION_PER_SIDE
 
 
 @pytest.mark.parametrize("op", ["MaxPool", "AveragePool", "LpPool"])
