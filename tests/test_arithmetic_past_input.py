@@ -97,6 +97,9 @@ def test_the_same_window_in_every_axis_of_a_3d_pool():
     assert layer.formula == ("dilated kernel 2·(3 − 1) + 1 = 5; trunc((1 + 2·1 − 5)/3) + 1 = trunc((−2)/3) + 1 "
                              "= 0 + 1 = 1 → 2×1×1×1")
     assert layer.note == CASES[0][3]  # one note, not one per axis
+    # The receptive field has three axes too: 5 pixels from 1 before the input, clipped to the 1 there is.
+    assert (layer.rf.size, layer.rf.jump, layer.rf.start) == ((5, 5, 5), (3, 3, 3), (-1, -1, -1))
+    assert (layer.receptive_field, layer.receptive_field_padded) == (1, 5)
 
 
 def test_a_negative_size_is_refused_as_onnxruntime_refuses_it():

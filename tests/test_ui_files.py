@@ -226,3 +226,18 @@ def test_a_damaged_autosave_does_not_stop_the_app(make_window, settings_dir):
     window = make_window()
     assert window.canvas.drawing().is_empty()
     assert "could not be restored" in window.statusBar().currentMessage()
+
+
+def test_layers_no_formula_gives_show_onnxruntimes_shape_and_say_so(window, qtbot, tmp_path):
+    from tests.test_runtime_shapes import model_with_an_op_the_app_does_not_know
+
+    path = tmp_path / "gelu.onnx"
+    model_with_an_op_the_app_does_not_know(path)
+    assert window.open_path(str(path))
+    rows = window.layer_panel.rows()
+    assert [row.layer.op for row in rows] == ["Conv", "Gelu", "MaxPool", "Flatten", "MatMul"]
+    assert [row.layer.output_shape for row in rows] == [[1, 2, 26, 26], [1, 2, 26, 26], [1, 2, 13, 13], [1, 338],
+                                                        [1, 10]]
+    assert [row.check().status for row in rows] == ["ok"] + ["runtime"] * 4
+    assert rows[1].check().text == "onnxruntime's shape"
+    assert rows[1].layer.note == "Gelu is not analysed here; the shape shown is the one onnxruntime produced"
