@@ -241,3 +241,39 @@ def test_layers_no_formula_gives_show_onnxruntimes_shape_and_say_so(window, qtbo
     assert [row.check().status for row in rows] == ["ok"] + ["runtime"] * 4
     assert rows[1].check().text == "onnxruntime's shape"
     assert rows[1].layer.note == "Gelu is not analysed here; the shape shown is the one onnxruntime produced"
+
+
+def test_an_empty_pooling_output_is_said_not_drawn(window, draw, qtbot, tmp_path):
+    # A 30-row window over 26 rows with stride 3: (26 − 30)/3 rounds toward zero to −1, so
+    # onnxruntime returns 0 rows. The model still runs (the empty branch is a side output).
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    nodes = [helper.make_node("Conv", ["image", "w"], ["conv"], kernel_shape=[3, 3], name="conv"),
+             helper.make_node("MaxPool", ["conv"], ["empty"], kernel_shape=[30, 1], strides=[3, 1], name="empty"),
+             helper.make_node("Relu", ["empty"], ["empty_relu"], name="after"),
+             helper.make_node("Flatten", ["conv"], ["flat"], name="flat"),
+             helper.make_node("MatMul", ["flat", "fc"], ["scores"], name="fc")]
+    inits = [numpy_helper.from_array(rng.normal(size=(2, 1, 3, 3)).astype(np.float32), "w"),
+             numpy_helper.from_array(rng.normal(size=(2 * 26 * 26, 10)).astype(np.float32), "fc")]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 1, 28, 28])],
+        [helper.make_tensor_value_info("scores", TensorProto.FLOAT, [1, 10]),
+         helper.make_tensor_value_info("empty_relu", TensorProto.FLOAT, None)], inits)
+    path = tmp_path / "empty.onnx"
+    onnx.save_model(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), str(path))
+    assert window.open_path(str(path))
+    rows = window.layer_panel.rows()
+    assert [row.layer.output_shape for row in rows[1:3]] == [[1, 2, 0, 26], [1, 2, 0, 26]]
+    assert rows[1].layer.note == ("the 30-pixel window is wider than the padded input (26): "
+                                  "onnxruntime gives an empty output (size 0)")
+    _draw(window, draw, SEVEN)
+    qtbot.waitUntil(lambda: window.last_result is not None and "empty" in window.last_result.activations)
+    assert window.last_result.activations["empty"].shape == (2, 0, 26)
+    assert rows[1].maps is None and rows[2].maps is None and rows[0].maps is not None
+    assert [row.check().status for row in rows] == ["ok"] * 5
+    texts = [label.text() for label in rows[1].findChildren(type(rows[1].title))]
+    assert "Empty output: no values to draw" in texts
+    window.layer_panel.render_image()  # every row painted, the empty ones too
+    window.overview.canvas.grab()

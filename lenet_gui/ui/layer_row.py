@@ -113,6 +113,7 @@ class LayerRow(QFrame):
             if layer.note:
                 layout.addWidget(_dim_label(f"Note: {layer.note}", self))
         self._maps_layout = layout
+        self._empty_label: QLabel | None = None
         if not layer.constant and layer.output_shape is not None:
             self._make_maps(tuple(layer.output_shape[1:]))
 
@@ -120,6 +121,14 @@ class LayerRow(QFrame):
     def _make_maps(self, shape) -> None:
         if self.maps is not None:
             self.maps.deleteLater()
+            self.maps = None
+        if 0 in shape:
+            # A pooling window wider than its input can leave an axis with no values
+            # (onnxruntime returns an empty tensor): nothing to draw, and the row says so.
+            if self._empty_label is None:
+                self._empty_label = _dim_label("Empty output: no values to draw", self)
+                self._maps_layout.addWidget(self._empty_label)
+            return
         fill = QPalette.ColorRole.AlternateBase if self.compact else QPalette.ColorRole.Base
         self.maps = ActivationMaps(shape, self._signed, self._tile_size, background=fill, parent=self)
         self.maps.setAccessibleName(f"Activations of {self.name.title(self.layer)}")
@@ -138,6 +147,8 @@ class LayerRow(QFrame):
 
     def show_activation(self, values: np.ndarray | None) -> None:
         """This layer's activation in the newest result (None: nothing drawn)."""
+        if values is not None and values.size == 0:
+            values = None  # an empty output has nothing to draw
         if values is not None and (self.maps is None or values.shape != self.maps.shape):
             self._make_maps(values.shape)  # a shape the arithmetic did not foresee: show what ran
         if self.maps is not None:
