@@ -597,3 +597,29 @@ def test_conv_transpose_settings_agree_with_onnxruntime(tmp_path_factory, cfg, w
 
     session, explainer = _signal_model(tmp_path_factory.mktemp("deconv"), nd, build)
     _all_units_agree(session, explainer, DIGITS[which], "deconv", np.random.default_rng(which))
+
+
+@pytest.mark.parametrize(("op", "extra"), [("MaxPool", {}), ("AveragePool", {"count_include_pad": 1}),
+                                           ("AveragePool", {"count_include_pad": 0}), ("LpPool", {})])
+def test_a_pooling_window_wider_than_its_padded_input_is_explained_as_onnxruntime_runs_it(op, extra, tmp_path):
+    # 26 rows + 2 + 2 against a 32-row window, stride 27: one output row, which onnxruntime's
+    # rounding toward zero gives and the textbook formula does not.
+    rng = np.random.default_rng(0)
+    nodes = [helper.make_node("Conv", ["image", "w"], ["conv"], kernel_shape=[3, 3], name="conv"),
+             helper.make_node(op, ["conv"], ["pool"], kernel_shape=[32, 3], strides=[27, 3], pads=[2, 0, 2, 0],
+                              name="pool", **extra),
+             helper.make_node("Flatten", ["pool"], ["flat"], name="flat"),
+             helper.make_node("MatMul", ["flat", "fc"], ["scores"], name="fc")]
+    inits = [numpy_helper.from_array(rng.normal(size=(2, 1, 3, 3)).astype(np.float32), "w"),
+             numpy_helper.from_array(rng.normal(size=(2 * 1 * 8, 10)).astype(np.float32), "fc")]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 1, 28, 28])],
+                          [helper.make_tensor_value_info("scores", TensorProto.FLOAT, [1, 10])], inits)
+    path = tmp_path / "wide.onnx"
+    onnx.save_model(helper.make_model(g, opset_imports=[helper.make_opsetid("", 19)], ir_version=9), str(path))
+    session = ModelSession(str(path), provider="cpu")
+    layers = graph.analyze(session.model)
+    assert layers[1].output_shape == [1, 2, 1, 8] and "toward zero" in layers[1].note
+    explainer = Explainer(session.model, layers)
+    result = session.run(rng.random((1, 1, 28, 28)).astype(np.float32))
+    for unit in [(0, 0, 0), (1, 0, 7)]:
+        assert explainer.explain(result, "pool", unit).agrees is True
