@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QPoint, Qt, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, QPoint, Qt, Signal
 from PySide6.QtGui import QImage, QPainter, QPalette
 from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QSizePolicy, QVBoxLayout, QWidget
 
@@ -186,15 +186,17 @@ class LayerPanel(QWidget):
         """Open every block that holds ``layer`` (a folded constant: its layer's blocks)."""
         if self._structure is None:
             return
+        opened = False
         for block in self._structure.ancestors(layer.index):
             view = self._blocks.get(block.path)
-            if view is not None:
+            if view is not None and not view.is_expanded():
                 view.set_expanded(True)
-        # Lay the opened bodies out now, so that the row's position is known at once.
-        for view in self._blocks.values():
-            view.body_layout.activate()
-            view.layout().activate()
-        self._column.activate()
+                opened = True
+        if opened:
+            # Lay the opened bodies out now, so that the row's position and the scroll range are known at
+            # once: each nested layout asks its parent in turn, so a few rounds of layout requests.
+            for _ in range(len(self._structure.ancestors(layer.index)) + 2):
+                QCoreApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
 
     def layers(self) -> list[Layer]:
         return list(self._layers)
