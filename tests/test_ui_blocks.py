@@ -106,3 +106,15 @@ def test_the_overview_opens_the_block_of_the_layer_it_selects(make_window, tmp_p
     window._overview_selected(layer, -1)
     assert panel.blocks()["layer3"].is_expanded() and panel.blocks()["layer3/layer3.2"].is_expanded()
     assert _on_screen(panel, panel.row_for(layer))
+
+
+def test_the_inspector_opens_the_block_of_the_unit_it_shows(make_window, tmp_path):
+    path = tmp_path / "big.onnx"
+    em.big_resnet(path=path)
+    window = make_window(str(path))
+    panel = window.layer_panel
+    layer = next(l for l in window.layers if l.name == "/layer2/layer2.1/conv2/Conv")
+    assert not panel.blocks()["layer2"].is_expanded()
+    assert window.explain.select_from_panel(layer, 1, 3, 4)
+    assert panel.blocks()["layer2"].is_expanded() and panel.blocks()["layer2/layer2.1"].is_expanded()
+    assert _on_screen(panel, panel.row_for(layer).maps)
