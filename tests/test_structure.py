@@ -142,6 +142,15 @@ def test_a_large_model_is_collapsed_by_default():
     assert sum(b.params for b in top) == sum(l.params for l in layers) - 36 - 50  # all but the stem conv and fc
 
 
+def test_a_large_model_opens_the_levels_that_fit():
+    assert _analyse(em.big_resnet())[1].open_at_first() == {"layer1", "layer2", "layer3", "layer4"}
+    small = _analyse(em.small_resnet())[1]
+    assert small.open_at_first() == {"layer1", "layer1/layer1.0", "layer1/layer1.1"}  # 13 rows: all open
+    # 47 rows in 6 stages: 6 lines closed, 6 + 47 open; nothing opens.
+    long = _analyse(em.plain_stack(stages=5, convs=4))[1]
+    assert len(long.shown) == 47 and len(long.blocks()) == 6 and long.open_at_first() == set()
+
+
 def test_block_heading_words():
     layers, found = _analyse(em.small_resnet())
     assert st.block_heading(found.blocks()[2]) == "layer1.1 · 8×8×8 → 8×8×8 · 576 params · 2 layers"

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Union
 if TYPE_CHECKING:
     from lenet_gui.core.graph import Layer
 
-#: Models with more rows than this have their blocks collapsed at first.
+#: Models with more rows than this open with their blocks closed, but for the top levels that fit (open_at_first).
 COLLAPSE_ABOVE = 40
 #: Models without scopes are split into stages only when they have more rows than this:
 #: a short list (LeNet-5's twelve) reads best as it is.
@@ -97,6 +97,29 @@ class Structure:
 
     def collapsed_by_default(self) -> bool:
         return len(self.shown) > COLLAPSE_ABOVE
+
+    def open_at_first(self) -> set[str]:
+        """Paths of the blocks shown open when the model is opened.
+
+        All of them for a model of at most COLLAPSE_ABOVE rows. For a larger one, whole levels are
+        opened from the top while the lines on screen (rows and headers) stay within COLLAPSE_ABOVE:
+        ResNet-18 opens on layer1…layer4 showing their residual blocks closed, rather than on four
+        closed lines; a model that is one ``features`` block opens that one.
+        """
+        blocks = self.blocks()
+        if not self.collapsed_by_default():
+            return {block.path for block in blocks}
+        opened: set[str] = set()
+        lines = len(self.items)
+        level = [item for item in self.items if isinstance(item, Block)]
+        while level:
+            more = sum(len(block.items) for block in level)
+            if lines + more > COLLAPSE_ABOVE:
+                break
+            lines += more
+            opened.update(block.path for block in level)
+            level = [item for block in level for item in block.items if isinstance(item, Block)]
+        return opened
 
 
 def scope_of(name: str) -> tuple[str, ...]:

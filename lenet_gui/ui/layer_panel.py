@@ -113,7 +113,7 @@ class LayerPanel(QWidget):
         by_index = {layer.index: layer for layer in layers}
         names = layer_text.layer_names(layers, meta)
         signed = layer_text.may_be_negative(layers)
-        collapsed = found.collapsed_by_default()
+        opened = found.open_at_first()
 
         def make_row(layer: Layer, parent: QWidget) -> LayerRow:
             folded = structure.folded_text(by_index, found.folded.get(layer.index, []))
@@ -130,7 +130,7 @@ class LayerPanel(QWidget):
         def make_items(items, add, parent: QWidget) -> None:
             for item in items:
                 if isinstance(item, structure.Block):
-                    view = BlockView(item, not collapsed, parent)
+                    view = BlockView(item, item.path in opened, parent)
                     self._blocks[item.path] = view
                     make_items(item.items, view.add, view.body)
                     add(view)
@@ -168,7 +168,7 @@ class LayerPanel(QWidget):
             blocks = len(found.blocks())
             text += f", {found.grouping} into {blocks} block{'s' if blocks != 1 else ''}"
             if found.collapsed_by_default():
-                text += " (closed: click one to open it)"
+                text += " (the inner ones closed: click a block to open or close it)"
         return text
 
     def layer_structure(self) -> structure.Structure | None:
