@@ -72,6 +72,7 @@ class Structure:
     folded: dict[int, list[int]]  # layer index → the constants folded into it, in order
     items: list[Union[Block, int]]  # the top level: blocks and layer indexes, in order
     grouping: str  # BY_SCOPE, BY_POOLING or "" (no blocks)
+    _holding: dict[int, list[Block]] | None = field(default=None, repr=False, compare=False)
 
     def blocks(self) -> list[Block]:
         """Every block, parents first, in order."""
@@ -81,19 +82,23 @@ class Structure:
                 out.extend(item.blocks())
         return out
 
+    def _holders(self) -> dict[int, list[Block]]:
+        """Layer index → the blocks holding it, outermost first (worked out once)."""
+        if self._holding is None:
+            self._holding = {}
+            for block in self.blocks():  # parents come first
+                for index in block.layers:
+                    self._holding.setdefault(index, []).append(block)
+        return self._holding
+
     def block_of(self, index: int) -> Block | None:
         """The innermost block holding layer ``index`` (a folded constant: its layer's block)."""
-        index = self.folded_into.get(index, index)
-        found = None
-        for block in self.blocks():  # parents come first, so the last match is the innermost
-            if index in block.layers:
-                found = block
-        return found
+        holders = self.ancestors(index)
+        return holders[-1] if holders else None
 
     def ancestors(self, index: int) -> list[Block]:
         """The blocks holding layer ``index``, outermost first."""
-        index = self.folded_into.get(index, index)
-        return [block for block in self.blocks() if index in block.layers]
+        return list(self._holders().get(self.folded_into.get(index, index), []))
 
     def collapsed_by_default(self) -> bool:
         return len(self.shown) > COLLAPSE_ABOVE
