@@ -6,6 +6,7 @@ docs/screenshot.png      the window at its default size, the seven of docs/seven
 docs/overview-light.png  the network at a glance, light colour scheme
 docs/overview-dark.png   the same, dark colour scheme
 docs/overview-large-model.png  a 24-node model (tests/helpers.deep_classifier) in the overview
+docs/layer-blocks.png    a ResNet-shaped export (tests/exporter_models.big_resnet): blocks and folded constants
 """
 
 from __future__ import annotations
@@ -45,6 +46,23 @@ def window_for(app, model: str | None = None) -> MainWindow:
     return window
 
 
+def layer_blocks(app, folder: str) -> None:
+    """The window on a 79-node ResNet-shaped export, the panel at its first stage of residual blocks."""
+    from tests.exporter_models import big_resnet
+
+    path = Path(folder) / "resnet-shaped.onnx"
+    big_resnet(path=path)
+    window = window_for(app, str(path))
+    window.set_color_scheme("light")
+    panel = window.layer_panel
+    settle(app, window)
+    panel.scroll.verticalScrollBar().setValue(panel.blocks()["layer1"].y() - 8)  # as it opens, the stem scrolled by
+    window.statusBar().clearMessage()
+    settle(app, window)
+    window.grab().save(str(DOCS / "layer-blocks.png"))
+    window.close()
+
+
 def main() -> int:
     app = create_application()
     window = window_for(app)
@@ -62,6 +80,8 @@ def main() -> int:
         window = window_for(app, str(model))
         window.overview.grab().save(str(DOCS / "overview-large-model.png"))
         window.close()
+    with tempfile.TemporaryDirectory() as folder:
+        layer_blocks(app, folder)
     print("wrote", ", ".join(p.name for p in sorted(DOCS.glob("*.png"))))
     return 0
 

@@ -209,7 +209,7 @@ def _runtime_shapes(args, layers) -> None:
 
 
 def cmd_shapes(args) -> int:
-    from lenet_gui.core import graph
+    from lenet_gui.core import graph, structure
     from lenet_gui.core.onnx_io import default_model_path, load_model
 
     try:
@@ -220,10 +220,15 @@ def cmd_shapes(args) -> int:
         return EXIT_USAGE
     _shapes_calibration(model, args)
     _runtime_shapes(args, layers)
+    found = structure.analyze_structure(layers, structure.graph_input_shapes(model))
     if args.json:
-        print(json.dumps(graph.layers_to_json(layers), indent=1, ensure_ascii=False))
+        rows = graph.layers_to_json(layers)
+        extra = structure.structure_json(layers, found)
+        for row in rows:
+            row.update(extra[row["index"]])
+        print(json.dumps(rows, indent=1, ensure_ascii=False))
     else:
-        print(graph.format_table(layers))
+        print(graph.format_table(layers, found))
     return 0
 
 

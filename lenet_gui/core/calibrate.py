@@ -74,11 +74,16 @@ POLARITIES = (False, True)  # invert: False = white digit on black
 
 def geometries(side: int) -> list[tuple[int, int]]:
     """(field, box) candidates for an input side: the digit filling it as in MNIST's 20 of 28,
-    or padded inside it as LeNet-5's 28 in 32."""
+    padded inside it as LeNet-5's 28 in 32, and the app's default for a model that does not say
+    (``preprocess.default_geometry``) where its field fits the side and it is not one of those."""
     full = (side, max(1, round(side * preprocess.MNIST_BOX / preprocess.MNIST_FIELD)))
     inner = max(1, round(side * preprocess.MNIST_FIELD / 32))
     padded = (inner, max(1, round(inner * preprocess.MNIST_BOX / preprocess.MNIST_FIELD)))
-    return [full] if padded == full else [full, padded]
+    shapes = [full] if padded == full else [full, padded]
+    default = preprocess.default_geometry(side, side)
+    if default not in shapes and default[0] <= side:
+        shapes.append(default)
+    return shapes
 
 
 @dataclass(frozen=True)

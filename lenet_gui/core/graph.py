@@ -581,21 +581,36 @@ def _text(value: Any) -> str:
 REFERENCE = ('Dumoulin and Visin, "A guide to convolution arithmetic for deep learning" '
              "(2016, arXiv:1603.07285)")
 
-def format_table(layers: list[Layer]) -> str:
+def format_table(layers: list[Layer], structure: Any = None) -> str:
     """The layer table as a hand calculation, plain text for a terminal.
 
     One aligned row per layer that works on the image (weight preparation and
     shape bookkeeping nodes are counted in a footnote), each followed by its
-    working; then the total number of parameters.
+    working; then the total number of parameters. With a
+    ``structure.Structure``, rows come under their block headings, indented.
     """
     shown = [layer for layer in layers if not layer.constant]
+    headings: dict[int, list[tuple[int, str]]] = {}  # layer index → block headings opened before it
+    depth: dict[int, int] = {}
+    folded_lines: dict[int, str] = {}
+    if structure is not None:
+        from lenet_gui.core import structure as st
+
+        by_index = {layer.index: layer for layer in layers}
+        shown = [by_index[i] for i in structure.shown]
+        for block in structure.blocks():
+            headings.setdefault(block.layers[0], []).append((block.depth, st.block_heading(block)))
+            for index in block.layers:
+                depth[index] = block.depth + 1
+        folded_lines = {i: st.folded_text(by_index, c) for i, c in structure.folded.items()}
     hidden = len(layers) - len(shown)
     rows = [("#", "layer", "op", "output", "params", "RF", "jump")]
     for layer in shown:
         shape = layer.output_shape
         out = "?" if shape is None else _dims(shape[1:] if len(shape) >= 2 else shape)
         field = _text(layer.receptive_field) + ("*" if layer.receptive_field_padded is not None else "")
-        rows.append((str(layer.index + 1), layer.display_name, layer.op, out, f"{layer.params:,}",
+        name = "  " * depth.get(layer.index, 0) + layer.display_name
+        rows.append((str(layer.index + 1), name, layer.op, out, f"{layer.params:,}",
                      field, _text(layer.jump)))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     right = {0, 4, 5, 6}
@@ -610,13 +625,19 @@ def format_table(layers: list[Layer]) -> str:
     if any(layer.convention for layer in shown):
         lines.append(f"Pooling formulas are written with {ar.POOL_CONVENTION_PER_SIDE}; "
                      f"the guide's own form, {ar.POOL_CONVENTION_TOTAL}, gives the same sizes.")
+    if structure is not None and structure.grouping:
+        lines.append(f"Rows {structure.grouping}; each [block]: input → output shape, parameters.")
     lines.append("")
     lines.append(line(rows[0]))
     lines.append(line(tuple("-" * w for w in widths)))
     indent = " " * (widths[0] + 2)
     for layer, row in zip(shown, rows[1:]):
+        for level, heading in headings.get(layer.index, ()):
+            lines.append(f"{indent}{'  ' * level}[{heading}]")
         lines.append(line(row))
         lines.append(f"{indent}{layer.formula}")
+        if folded_lines.get(layer.index):
+            lines.append(f"{indent}{folded_lines[layer.index]}")
         if layer.params_formula:
             lines.append(f"{indent}params: {layer.params_formula}")
         if layer.note:
@@ -630,5 +651,6 @@ def format_table(layers: list[Layer]) -> str:
                      f"({', '.join(f'#{l.index + 1}: {_text(l.receptive_field_padded)}' for l in padded)}), "
                      "but a unit can see no more than the whole input.")
     if hidden:
-        lines.append(f"({hidden} node{'s' if hidden != 1 else ''} preparing weights or shapes not shown.)")
+        where = " (each folded into the layer that reads it)" if structure is not None else ""
+        lines.append(f"({hidden} node{'s' if hidden != 1 else ''} preparing weights or shapes not shown{where}.)")
     return "\n".join(lines)

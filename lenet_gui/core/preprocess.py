@@ -52,6 +52,16 @@ IMAGE_MAX_SIDE = 512  # images are reduced to this before finding the ink
 IMAGE_MAX_PIXELS = 60_000_000
 
 
+def default_geometry(height: int, width: int) -> tuple[int, int]:
+    """(field, box) for a model that does not say: MNIST's 28 and 20 up to LeNet-5's 32×32 input, and for a
+    larger input the same proportions of its side, 28/32 and 20/32 (224: field 196, box 140), so that the
+    digit fills the picture as it fills LeNet-5's rather than sitting small in a black field."""
+    side = min(height, width)
+    if side <= 32:
+        return MNIST_FIELD, MNIST_BOX
+    return round(side * MNIST_FIELD / 32), round(side * MNIST_BOX / 32)
+
+
 @dataclass(frozen=True)
 class InputSpec:
     """What a model's input wants: size, layout, pixel scale, normalisation, polarity.

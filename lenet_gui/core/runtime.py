@@ -106,7 +106,8 @@ def spec_from_meta(meta: dict[str, str], dims: list, name: str) -> InputSpec:
     """The input spec from the image input's dims (None where open) and the model's metadata.
 
     Defaults, for models without metadata: values 0..1 (ink 1, background 0), no
-    normalisation (mean 0, std 1), white digit on black, the MNIST 20/28 geometry.
+    normalisation (mean 0, std 1), white digit on black, and ``preprocess.default_geometry``:
+    the MNIST 20/28 geometry up to 32×32, scaled with a larger input (224: box 140 in a field of 196).
     Channels-last is assumed when the last axis has 1, 3 or 4 entries and the
     second does not. Height and width that the graph leaves open default to
     ``input_size`` from the metadata, else 28×28. ``session.spec_from_model``
@@ -135,6 +136,10 @@ def spec_from_meta(meta: dict[str, str], dims: list, name: str) -> InputSpec:
         except ValueError:
             return default
 
+    field, box = preprocess.default_geometry(int(h), int(w))
+    if "digit_field" in meta:  # a field given without a box: the box in MNIST's proportion of it
+        field = int(number("digit_field", field))
+        box = max(1, round(field * preprocess.MNIST_BOX / preprocess.MNIST_FIELD))
     return InputSpec(
         height=int(h),
         width=int(w),
@@ -145,8 +150,8 @@ def spec_from_meta(meta: dict[str, str], dims: list, name: str) -> InputSpec:
         mean=number("normalize_mean", 0.0),
         std=number("normalize_std", 1.0) or 1.0,
         invert=meta.get("polarity", "white_on_black").lower() in ("black_on_white", "dark_on_light"),
-        field=int(number("digit_field", preprocess.MNIST_FIELD)),
-        box=int(number("digit_box", preprocess.MNIST_BOX)),
+        field=field,
+        box=int(number("digit_box", box)),
     )
 
 

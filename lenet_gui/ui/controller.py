@@ -180,9 +180,10 @@ class InferenceController(QObject):
         if self._timer.isActive():
             self._timer.stop()
             self.run_now()
-        if self._worker is not None and self._worker.busy():
-            self._worker.wait(timeout)
-            self._take_finished()
+        if self._worker is not None:
+            if self._worker.busy():
+                self._worker.wait(timeout)
+            self._take_finished()  # also a run that ended before this call, its result not yet delivered
 
     def cancel(self) -> None:
         """Stop the running inference (if any); the drawing and the last result stay."""

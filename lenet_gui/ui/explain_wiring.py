@@ -231,6 +231,7 @@ class ExplainFeature(QObject):
         maps.set_selected(cell)
         self._selected_cell = (maps, cell)
         if another_layer:  # walking back to another layer brings it into view; stepping does not scroll
+            self.window.layer_panel.expand_to(layer)  # out of a closed block, if it is in one
             self.window.layer_panel.scroll.ensureWidgetVisible(maps, 0, 10)
 
     def _clear_selected_cell(self) -> None:

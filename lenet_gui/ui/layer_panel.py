@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QPoint, Qt, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, QPoint, Qt, Signal
 from PySide6.QtGui import QImage, QPainter, QPalette
 from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QSizePolicy, QVBoxLayout, QWidget
 
+from lenet_gui.core import structure
 from lenet_gui.ui import layer_text
 from lenet_gui.ui.feature_maps import FillTogether
+from lenet_gui.ui.layer_blocks import BlockView
 from lenet_gui.ui.layer_row import LayerRow
 from lenet_gui.ui.legend import ColorLegend
 
@@ -43,6 +45,9 @@ class LayerPanel(QWidget):
         self.setAccessibleName("Layer panel")
         self.setAccessibleDescription("Every layer of the model with its worked-out shape and its activations")
         self._rows: list[LayerRow] = []
+        self._blocks: dict[str, BlockView] = {}
+        self._top_blocks: list[BlockView] = []
+        self._structure: structure.Structure | None = None
         self._tile_size = DEFAULT_TILE_SIZE
         self._layers: list[Layer] = []
         self._fill = FillTogether()
@@ -88,34 +93,110 @@ class LayerPanel(QWidget):
 
     # --- building ----------------------------------------------------------------------------------------
     def set_layers(self, layers: list[Layer], meta: dict, model_title: str,
-                   input_size: tuple[int, int] | None, kernel_layers: set[int]) -> None:
-        """Rebuild the rows for a model; ``kernel_layers``: indexes of layers with drawable kernels."""
-        for row in self._rows:
-            row.setParent(None)
-            row.deleteLater()
+                   input_size: tuple[int, int] | None, kernel_layers: set[int],
+                   input_shapes: dict[str, list[int]] | None = None) -> None:
+        """Rebuild the rows for a model; ``kernel_layers``: indexes of layers with drawable kernels.
+
+        Constants are folded into the row of the layer that reads them, and rows are grouped into
+        blocks (lenet_gui.core.structure); ``input_shapes``, the graph inputs' shapes, give the input
+        shape of a block that starts at the model's input.
+        """
+        for widget in self._rows + self._top_blocks:
+            widget.setParent(None)
+            widget.deleteLater()
         self._rows = []
+        self._blocks = {}
+        self._top_blocks = []
         self._layers = list(layers)
+        found = structure.analyze_structure(layers, input_shapes)
+        self._structure = found
+        by_index = {layer.index: layer for layer in layers}
         names = layer_text.layer_names(layers, meta)
         signed = layer_text.may_be_negative(layers)
-        for layer in layers:
+        opened = found.open_at_first()
+
+        def make_row(layer: Layer, parent: QWidget) -> LayerRow:
+            folded = structure.folded_text(by_index, found.folded.get(layer.index, []))
             row = LayerRow(layer, names[layer.index], signed[layer.index], input_size, self._tile_size,
-                           layer.index in kernel_layers, self.content)
+                           layer.index in kernel_layers, parent, folded=folded)
             row.unitHovered.connect(lambda m, r, c, layer=layer: self.unitHovered.emit(layer, m, r, c))
             row.hoverLeft.connect(self.hoverLeft)
             row.mapActivated.connect(lambda m, layer=layer: self.mapActivated.emit(layer, m))
             row.unitActivated.connect(lambda m, r, c, layer=layer: self.unitActivated.emit(layer, m, r, c))
             row.kernelsRequested.connect(lambda layer=layer: self.kernelsRequested.emit(layer))
-            self._column.insertWidget(self._column.count() - 1, row)
             self._rows.append(row)
+            return row
+
+        def make_items(items, add, parent: QWidget) -> None:
+            for item in items:
+                if isinstance(item, structure.Block):
+                    view = BlockView(item, item.path in opened, parent)
+                    self._blocks[item.path] = view
+                    make_items(item.items, view.add, view.body)
+                    add(view)
+                else:
+                    add(make_row(by_index[item], parent))
+
+        def add_top(widget: QWidget) -> None:
+            if isinstance(widget, BlockView):
+                self._top_blocks.append(widget)
+            self._column.insertWidget(self._column.count() - 1, widget)
+
+        make_items(found.items, add_top, self.content)
+        # Rows come in block order; keep the list in execution order, as callers index it.
+        self._rows.sort(key=lambda row: row.layer.index)
         params = sum(layer.params for layer in layers)
         self.heading.setText(f"Layers of {model_title}")
         self.summary.setText(
-            f"{len(layers)} nodes in execution order · {params:,} parameters. Shapes are worked out by formula; "
+            f"{self._count_text(layers, found)} · {params:,} parameters. Shapes are worked out by formula; "
             "✓ means onnxruntime returned an activation of exactly that shape. "
             "Hover a unit to see its receptive field on the input; click it to see how it was computed; "
             "double-click a map to enlarge it."
         )
         self.scroll.verticalScrollBar().setValue(0)
+
+    @staticmethod
+    def _count_text(layers: list[Layer], found: structure.Structure) -> str:
+        """``66 layers in execution order (13 constants folded into the layers that read them), grouped by …``"""
+        if not found.folded_into and not found.grouping:
+            return f"{len(layers)} nodes in execution order"
+        text = f"{len(found.shown)} layers in execution order"
+        folded = len(found.folded_into)
+        if folded:
+            text += f" ({folded} constant{'s' if folded != 1 else ''} folded into the layers that read them)"
+        if found.grouping:
+            blocks = len(found.blocks())
+            text += f", {found.grouping} into {blocks} block{'s' if blocks != 1 else ''}"
+            if found.collapsed_by_default():
+                text += " (the inner ones closed: click a block to open or close it)"
+        return text
+
+    def layer_structure(self) -> structure.Structure | None:
+        return self._structure
+
+    def blocks(self) -> dict[str, BlockView]:
+        """Every block view by its path (``layer1/layer1.0``)."""
+        return dict(self._blocks)
+
+    def set_all_expanded(self, expanded: bool) -> None:
+        for view in self._blocks.values():
+            view.set_expanded(expanded)
+
+    def expand_to(self, layer: Layer) -> None:
+        """Open every block that holds ``layer`` (a folded constant: its layer's blocks)."""
+        if self._structure is None:
+            return
+        opened = False
+        for block in self._structure.ancestors(layer.index):
+            view = self._blocks.get(block.path)
+            if view is not None and not view.is_expanded():
+                view.set_expanded(True)
+                opened = True
+        if opened:
+            # Lay the opened bodies out now, so that the row's position and the scroll range are known at
+            # once: each nested layout asks its parent in turn, so a few rounds of layout requests.
+            for _ in range(len(self._structure.ancestors(layer.index)) + 2):
+                QCoreApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
 
     def layers(self) -> list[Layer]:
         return list(self._layers)
@@ -132,13 +213,21 @@ class LayerPanel(QWidget):
             row.set_labels(labels if row.layer.output == output else None)
 
     def show_layer(self, layer: Layer, item: int = -1) -> LayerRow | None:
-        """Scroll so that the row of ``layer`` is in view, its top first, and mark it; ``item``: a map to show too."""
+        """Scroll so that the row of ``layer`` is in view, its top first, and mark it; ``item``: a map to show too.
+
+        Closed blocks around the row are opened; a folded constant shows the row it is folded into.
+        """
+        if self._structure is not None and layer.index in self._structure.folded_into:
+            consumer = self._structure.folded_into[layer.index]
+            layer = next((other for other in self._layers if other.index == consumer), layer)
+            item = -1
         row = self.row_for(layer)
         if row is None:
             return None
+        self.expand_to(layer)
         bar = self.scroll.verticalScrollBar()
         viewport = self.scroll.viewport().height()
-        top = row.y()
+        top = row.mapTo(self.content, QPoint(0, 0)).y()  # rows inside blocks are placed in the block's body
         if top < bar.value() or top + min(row.height(), viewport) > bar.value() + viewport:
             bar.setValue(min(top, bar.maximum()))
         if row.maps is not None and 0 <= item < row.maps.count:

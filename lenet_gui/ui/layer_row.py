@@ -35,7 +35,7 @@ class LayerRow(QFrame):
     kernelsRequested = Signal()
 
     def __init__(self, layer: Layer, name: LayerName, signed: bool, input_size: tuple[int, int] | None,
-                 tile_size: int, has_kernels: bool, parent: QWidget | None = None) -> None:
+                 tile_size: int, has_kernels: bool, parent: QWidget | None = None, folded: str = "") -> None:
         super().__init__(parent)
         self.layer = layer
         self.name = name
@@ -99,6 +99,14 @@ class LayerRow(QFrame):
         layout.setContentsMargins(10, 6 if self.compact else 8, 10, 8)
         layout.setSpacing(4)
         layout.addLayout(header)
+        # Constants computed from weights alone are not rows: their layer says it took them in.
+        self.folded_label = _dim_label(folded, self) if folded else None
+        if self.folded_label is not None:
+            self.folded_label.setObjectName("foldedConstants")
+            self.folded_label.setToolTip("Nodes that only pass weights or shapes along (Identity, Constant…), "
+                                         "computed without the image; their weights are counted in this layer's "
+                                         "parameters, a shared weight once.")
+            layout.addWidget(self.folded_label)
         if not self.compact:
             details = [layer_text.hyper_text(layer), layer_text.params_text(layer),
                        layer_text.receptive_text(layer, input_size)]

@@ -76,7 +76,17 @@ def _tag_from_description(tensor: str, description: str) -> str:
 
 
 def _tag_from_node_name(name: str, op: str) -> str | None:
-    """'/c1/Conv' or 'c1.conv' → 'C1', 'output.gemm' → 'Output'; None for names that only repeat the op."""
+    """'/c1/Conv' or 'c1.conv' → 'C1', 'output.gemm' → 'Output'; None for names that only repeat the op.
+
+    A deeper module scope names the innermost module ('/layer1/layer1.0/conv1/Conv' → 'Conv1'): the
+    blocks around the row already say the outer ones.
+    """
+    scope = [p for p in name.split("/") if p][:-1]
+    if len(scope) >= 2:
+        part = scope[-1]
+        if part.lower().startswith(op.lower()):
+            return None
+        return part.upper() if len(part) <= 3 else part[:1].upper() + part[1:]
     parts = [p for p in re.split(r"[/\\.:]", name) if p]
     if len(parts) < 2:
         return None

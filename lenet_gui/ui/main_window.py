@@ -38,6 +38,7 @@ from lenet_gui.core.drawing import SUFFIX as DRAWING_SUFFIX
 from lenet_gui.core.drawing import Drawing, load_drawing, save_drawing
 from lenet_gui.core.errors import DrawingError, ImageError, LenetGuiError
 from lenet_gui.core.runtime import default_model_path
+from lenet_gui.core.structure import graph_input_shapes
 from lenet_gui.ui import menus, theme
 from lenet_gui.ui.busy_indicator import BusyIndicator
 from lenet_gui.ui.canvas import Backdrop, DrawingCanvas
@@ -319,7 +320,7 @@ class MainWindow(QMainWindow):
         self.input_caption.setText(f"What the network sees · {spec.height}×{spec.width}")
         self.prediction.set_labels(session.labels)
         self.layer_panel.set_layers(layers, session.meta, self.model_title(), (spec.height, spec.width),
-                                    set(self._kernels))
+                                    set(self._kernels), graph_input_shapes(original))
         self.layer_panel.set_runtime_shapes({name: value.shape for name, value in probe.activations.items()})
         self.layer_panel.set_class_labels(session.class_output.name, session.labels)
         self.overview.set_model(layers, session.meta, self.model_title(), (spec.height, spec.width), session.labels,

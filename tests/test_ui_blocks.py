@@ -1,0 +1,127 @@
+"""The layer panel's blocks and folded constants, on exporter-shaped models (tests/exporter_models.py)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPoint, QRect, Qt
+from PySide6.QtTest import QTest
+
+from lenet_gui.core import graph, structure
+from lenet_gui.core.onnx_io import default_model_path, load_model
+from lenet_gui.ui.layer_panel import LayerPanel
+from tests import exporter_models as em
+
+
+def _panel(qtbot, model, height=900):
+    from lenet_gui.ui.app import create_application
+
+    create_application()
+    layers = graph.analyze(model)
+    panel = LayerPanel()
+    qtbot.addWidget(panel)
+    panel.resize(700, height)
+    panel.set_layers(layers, {}, "test", (28, 28), set(), structure.graph_input_shapes(model))
+    panel.show()
+    qtbot.waitExposed(panel)
+    return panel, layers
+
+
+def _on_screen(panel, widget) -> bool:
+    viewport = panel.scroll.viewport()
+    top = widget.mapTo(viewport, QPoint(0, 0))
+    return widget.isVisibleTo(panel) and viewport.rect().intersects(QRect(top, widget.size()))
+
+
+def test_a_large_model_opens_with_its_residual_blocks_closed(qtbot):
+    panel, layers = _panel(qtbot, em.big_resnet())
+    blocks = panel.blocks()
+    assert len(panel.rows()) == 66  # 79 nodes, 13 of them constants folded into their layers
+    assert len(blocks) == 16
+    # 66 rows do not fit 40 lines: the stages open (6 rows + 4 headers + 12 headers), the residual blocks not.
+    assert {path for path, view in blocks.items() if view.is_expanded()} == {"layer1", "layer2", "layer3", "layer4"}
+    visible = [row.layer.index for row in panel.rows() if row.isVisibleTo(panel)]
+    assert visible == [0, 1, 2, 75, 77, 78]  # the stem and the head
+    assert all(blocks[f"layer{s}/layer{s}.{b}"].header.isVisibleTo(panel) for s in (1, 2, 3, 4) for b in (0, 1, 2))
+    assert blocks["layer1"].header.arrow.text() == "▾" and blocks["layer1/layer1.0"].header.arrow.text() == "▸"
+    assert "66 layers" in panel.summary.text() and "13 constants folded" in panel.summary.text()
+    assert "grouped by module scope into 16 blocks (the inner ones closed" in panel.summary.text()
+
+
+def test_clicking_a_header_opens_or_closes_that_block_only(qtbot):
+    panel, layers = _panel(qtbot, em.big_resnet())
+    blocks = panel.blocks()
+    assert not any(row.isVisibleTo(panel) for row in panel.rows() if 21 <= row.layer.index <= 38)
+    QTest.mouseClick(blocks["layer2/layer2.0"].header, Qt.MouseButton.LeftButton)
+    assert blocks["layer2/layer2.0"].is_expanded() and blocks["layer2/layer2.0"].header.arrow.text() == "▾"
+    opened = [row.layer.index for row in panel.rows() if 21 <= row.layer.index <= 38 and row.isVisibleTo(panel)]
+    assert opened == [22, 23, 24, 25, 26]  # layer2.0's five layers; 21 is its Identity, folded
+    assert not blocks["layer2/layer2.1"].is_expanded()
+    QTest.mouseClick(blocks["layer2"].header, Qt.MouseButton.LeftButton)
+    assert not blocks["layer2"].is_expanded() and blocks["layer2"].header.arrow.text() == "▸"
+    assert not panel.row_for(layers[22]).isVisibleTo(panel)
+    assert not blocks["layer2/layer2.0"].header.isVisibleTo(panel)
+    QTest.mouseClick(blocks["layer2"].header, Qt.MouseButton.LeftButton)
+    assert panel.row_for(layers[22]).isVisibleTo(panel)  # layer2.0 was left open inside
+    blocks["layer1/layer1.1"].header.setFocus()
+    QTest.keyClick(blocks["layer1/layer1.1"].header, Qt.Key.Key_Space)
+    assert blocks["layer1/layer1.1"].is_expanded()
+
+
+def test_folded_constants_are_a_line_on_their_layer(qtbot):
+    panel, layers = _panel(qtbot, em.small_resnet())
+    assert len(panel.rows()) == 13
+    assert panel.row_for(layers[0]) is None and panel.row_for(layers[13]) is None  # Identity, Constant
+    conv = panel.row_for(layers[5])
+    assert conv.folded_label is not None and conv.folded_label.text() == "folded: 2 constants (Identity)"
+    assert panel.row_for(layers[14]).folded_label.text() == "folded: 1 constant (Constant)"
+    assert panel.row_for(layers[7]).folded_label is None
+    # A small model: its blocks open, every row on the page.
+    assert all(view.is_expanded() for view in panel.blocks().values())
+    assert all(row.isVisibleTo(panel) for row in panel.rows())
+    assert [row.layer.index for row in panel.rows()] == [i for i in range(16) if i not in (0, 1, 13)]
+
+
+def test_showing_a_layer_opens_its_blocks_and_scrolls_to_it(qtbot):
+    panel, layers = _panel(qtbot, em.big_resnet(), height=500)
+    target = layers[64]  # /layer4/layer4.1/conv1/Conv
+    row = panel.row_for(target)
+    assert not row.isVisibleTo(panel)
+    assert panel.show_layer(target) is row
+    assert panel.blocks()["layer4"].is_expanded() and panel.blocks()["layer4/layer4.1"].is_expanded()
+    assert not panel.blocks()["layer4/layer4.0"].is_expanded()
+    assert _on_screen(panel, row) and row.is_marked()
+    # A folded constant shows the row it went into.
+    assert panel.show_layer(layers[45]) is panel.row_for(layers[46])
+    assert panel.blocks()["layer3/layer3.1"].is_expanded() and _on_screen(panel, panel.row_for(layers[46]))
+
+
+def test_lenet5_has_no_blocks(qtbot):
+    panel, layers = _panel(qtbot, load_model(default_model_path()))
+    assert panel.blocks() == {} and len(panel.rows()) == 12
+    assert panel.summary.text().startswith("12 nodes in execution order")
+    assert all(row.folded_label is None for row in panel.rows())
+
+
+def test_the_overview_opens_the_block_of_the_layer_it_selects(make_window, tmp_path):
+    path = tmp_path / "big.onnx"
+    em.big_resnet(path=path)
+    window = make_window(str(path))
+    panel = window.layer_panel
+    panel.blocks()["layer3"].set_expanded(False)
+    assert len(panel.rows()) == 66 and not panel.blocks()["layer3/layer3.2"].is_expanded()
+    layer = next(l for l in window.layers if l.name == "/layer3/layer3.2/conv2/Conv")
+    window._overview_selected(layer, -1)
+    assert panel.blocks()["layer3"].is_expanded() and panel.blocks()["layer3/layer3.2"].is_expanded()
+    assert _on_screen(panel, panel.row_for(layer))
+
+
+def test_the_inspector_opens_the_block_of_the_unit_it_shows(make_window, tmp_path):
+    path = tmp_path / "big.onnx"
+    em.big_resnet(path=path)
+    window = make_window(str(path))
+    panel = window.layer_panel
+    layer = next(l for l in window.layers if l.name == "/layer2/layer2.1/conv2/Conv")
+    panel.blocks()["layer2"].set_expanded(False)
+    assert not panel.blocks()["layer2/layer2.1"].is_expanded()
+    assert window.explain.select_from_panel(layer, 1, 3, 4)
+    assert panel.blocks()["layer2"].is_expanded() and panel.blocks()["layer2/layer2.1"].is_expanded()
+    assert _on_screen(panel, panel.row_for(layer).maps)
