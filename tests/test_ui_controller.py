@@ -28,9 +28,11 @@ class SlowSession:
         self.ran: list[float] = []
         self.stopped = 0
         self.threads: set[str] = set()
+        self.fetched: list = []  # the outputs= of each run: None for every activation
 
-    def run(self, tensor, prepared=None, run_options=None):
+    def run(self, tensor, prepared=None, run_options=None, outputs=None):
         self.threads.add(threading.current_thread().name)
+        self.fetched.append(outputs)
         started = time.perf_counter()
         while time.perf_counter() - started < self.seconds:
             if run_options is not None and run_options.terminate:
@@ -40,7 +42,8 @@ class SlowSession:
         value = float(tensor.ravel()[0])
         self.ran.append(value)
         probs = np.full(10, 0.1, np.float32)
-        return Prediction(int(value) % 10, str(int(value) % 10), probs, probs, {}, time.perf_counter() - started, prepared)
+        return Prediction(int(value) % 10, str(int(value) % 10), probs, probs, {}, time.perf_counter() - started, prepared,
+                          partial=outputs is not None)
 
 
 def numbered_source():
@@ -195,3 +198,80 @@ def test_the_window_shows_running_and_cancel_and_keeps_drawing(qtbot):
     qtbot.waitUntil(lambda: slow.stopped >= 1, timeout=3000)
     assert len(window.canvas.drawing().strokes) == 2
     window.close()
+
+
+def test_a_costly_model_reads_class_scores_only_while_the_pen_is_down(controller, qtbot):
+    from lenet_gui.ui import controller as controller_module
+
+    source, count = numbered_source()
+    slow = SlowSession(0.01)  # 10 ms a run: above LIVE_FULL_LIMIT_S
+    pen = [True]
+    controller.set_source(source)
+    controller.set_pen_probe(lambda: pen[0])
+    results = []
+    controller.resultReady.connect(results.append)
+    controller._session = slow
+    controller.run_now()  # the cost is not known yet: everything
+    qtbot.waitUntil(lambda: len(results) == 1, timeout=5000)
+    assert slow.fetched == [None] and not results[0].partial
+    assert not controller.is_light() or slow.seconds > controller_module.LIVE_FULL_LIMIT_S
+    controller.run_now()  # known to be costly, pen down: class scores alone
+    qtbot.waitUntil(lambda: len(results) == 2, timeout=5000)
+    assert slow.fetched == [None, ()] and results[1].partial
+    assert controller.last_result is results[1] and controller.last_full_result is results[0]
+    assert controller.is_pending()  # the full run that follows at rest is due
+    qtbot.waitUntil(lambda: len(results) == 3, timeout=5000)  # ...after REST_MS with no new input
+    assert slow.fetched == [None, (), None] and not results[2].partial
+    assert controller.last_full_result is results[2]
+    assert results[2].prepared.tensor.ravel()[0] == 3.0  # the newest drawing, read again
+    pen[0] = False
+    controller.run_now()  # pen up: the full run at once
+    qtbot.waitUntil(lambda: len(results) == 4, timeout=5000)
+    assert slow.fetched[-1] is None and not controller.is_pending()
+
+
+def test_requests_while_drawing_push_the_full_run_back(controller, qtbot):
+    source, count = numbered_source()
+    slow = SlowSession(0.01)
+    controller.set_source(source)
+    controller.set_pen_probe(lambda: True)
+    controller._session = slow
+    controller._full_cost = 0.05  # measured earlier: costly
+    controller._inline = {False: False, True: True}  # light runs quick enough for this thread
+    for _ in range(4):
+        controller.run_now()
+        qtbot.wait(30)  # well within REST_MS: no full run in between
+    assert slow.fetched == [(), (), (), ()]
+    controller.flush()  # flush does the full run that was due, and waits for it
+    assert slow.fetched == [(), (), (), (), None]
+    assert controller.last_full_result.prepared.tensor.ravel()[0] == 5.0
+
+
+def test_a_quick_model_reads_everything_while_the_pen_is_down(controller, qtbot):
+    source, count = numbered_source()
+    controller.set_source(source)
+    controller.set_pen_probe(lambda: True)
+    results = []
+    controller.resultReady.connect(results.append)
+    controller.set_session(ModelSession(provider="cpu"))
+    controller.flush()
+    for _ in range(3):
+        controller.run_now()
+    assert len(results) == 4 and not any(r.partial for r in results)
+    assert all(len(r.activations) == 12 for r in results)  # LeNet-5: every activation, every time
+    assert not controller.is_light()
+
+
+def test_class_scores_only_runs_give_the_same_prediction(tmp_path):
+    session = ModelSession(provider="cpu")
+    x = np.random.default_rng(0).random((1, 1, 32, 32), dtype=np.float32)
+    full = session.run(x)
+    light = session.run(x, outputs=())
+    some = session.run(x, outputs=["c1", "f6"])
+    assert not full.partial and light.partial and some.partial
+    assert light.activations == {} and sorted(some.activations) == ["c1", "f6"]
+    np.testing.assert_array_equal(light.logits, full.logits)
+    np.testing.assert_array_equal(some.activations["c1"], full.activations["c1"])
+    np.testing.assert_array_equal(some.activations["f6"], full.activations["f6"])
+    assert light.digit == full.digit
+    assert session.run(x, outputs=["no such tensor"]).activations == {}

@@ -68,6 +68,8 @@ class Result:
     activations: dict[str, np.ndarray]  # tensor name → array without the batch axis
     seconds: float  # time in onnxruntime
     prepared: preprocess.Prepared | None = None
+    # Only some activations were fetched (``run(outputs=...)``): views of the others keep what they show.
+    partial: bool = False
 
     @property
     def confidence(self) -> float:
@@ -122,6 +124,7 @@ class ModelSession:
         self.memory_limit = memory_limit or budget.DEFAULT_LIMIT
         self.timeout = timeout
         self._timed = True  # see run()
+        self._plans: dict[frozenset, tuple] = {}  # see _fetch_plan()
         self.model = load_model(self.path, max_bytes=self.memory_limit)
         self.meta = {p.key: p.value for p in self.model.metadata_props}
         model_check.check_metadata(self.meta, self.path.name)
@@ -263,34 +266,58 @@ class ModelSession:
             return np.concatenate([x, np.repeat(x[-1:], fixed - n, axis=0)]), n
         raise ValueError("batch larger than the model's fixed batch size")
 
-    def run(self, tensor: np.ndarray, prepared: preprocess.Prepared | None = None, run_options=None) -> Result:
+    def run(self, tensor: np.ndarray, prepared: preprocess.Prepared | None = None, run_options=None,
+            outputs=None) -> Result:
         """One image (a 1-item batch) → prediction, probabilities and every activation.
 
-        ``run_options`` (onnxruntime's RunOptions) lets another thread stop the run."""
+        ``outputs`` (tensor names) fetches only those activations besides the class scores; ``()``
+        fetches the class scores alone, which for a large model costs a fraction of the whole run
+        (onnxruntime frees each intermediate as soon as its consumers are done). ``run_options``
+        (onnxruntime's RunOptions) lets another thread stop the run."""
         x = tensor
         if type(x) is not np.ndarray or x.dtype != np.float32 or (self.spec.batch or 1) != len(x):
             x, _ = self._fit_batch(np.asarray(tensor, dtype=np.float32))
+        if outputs is None:
+            names, class_index, slots = self._output_names, self._class_index, self._activation_slots
+        else:
+            names, class_index, slots = self._fetch_plan(outputs)
         started = time.perf_counter()
         timeout = self.timeout if self._timed else None
-        outputs = safe_run.run(self.session, self._output_names, {self._input_name: x}, timeout, self.path.name,
-                               run_options)
+        values = safe_run.run(self.session, names, {self._input_name: x}, timeout, self.path.name, run_options)
         seconds = time.perf_counter() - started
         # Fixed shapes and no control flow: every input costs the same, so a model far within its
         # time limit once stays within it, and the per-frame path skips the watchdog from then on.
         if timeout and not self.footprint.runtime_sized and seconds < timeout / 100:
             self._timed = False
-        logits = outputs[self._class_index][0]
+        logits = values[class_index][0]
         probs, digit = self._probabilities(logits)
         problem = safe_run.nonfinite_message(probs)
         if problem:
             raise ModelError(f"{self.path.name}: {problem}")
-        slots = self._activation_slots
-        if self._slots_checked is False:  # once: drop outputs without a batch axis (scalars)
-            slots = self._activation_slots = [(n, i) for n, i in slots if outputs[i].ndim >= 1]
+        if outputs is None and self._slots_checked is False:  # once: drop outputs without a batch axis
+            slots = self._activation_slots = [(n, i) for n, i in slots if values[i].ndim >= 1]
             self._slots_checked = True
+            self._plans.clear()
         # Views of the batch's first item: no copies (each run returns new arrays).
-        activations = {name: outputs[i][0] for name, i in slots}
-        return Result(digit, self.labels[digit], probs, logits, activations, seconds, prepared)
+        if outputs is None:
+            activations = {name: values[i][0] for name, i in slots}
+        else:
+            activations = {name: values[i][0] for name, i in slots if values[i].ndim >= 1}
+        return Result(digit, self.labels[digit], probs, logits, activations, seconds, prepared,
+                      partial=outputs is not None)
+
+    def _fetch_plan(self, outputs) -> tuple[list[str], int, list[tuple[str, int]]]:
+        """Output names to fetch, the class scores' place among them, and (activation, place) pairs."""
+        key = outputs if isinstance(outputs, frozenset) else frozenset(outputs)
+        plan = self._plans.get(key)
+        if plan is None:
+            wanted = [n for n, _ in self._activation_slots if n in key and n != self.class_output.name]
+            names = [self.class_output.name, *wanted]
+            slots = [(n, i) for i, n in enumerate(names) if n in key]
+            plan = self._plans[key] = (names, 0, slots)
+            if len(self._plans) > 64:  # the rows in view change as the panel scrolls; keep the newest
+                self._plans.pop(next(iter(self._plans)))
+        return plan
 
     _slots_checked = False
 

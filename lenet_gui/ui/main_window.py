@@ -109,6 +109,7 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self.controller = InferenceController(None, self)
         self.controller.set_source(self.canvas.prepare_input)
+        self.controller.set_pen_probe(self.canvas.is_drawing)
         self.controller.resultReady.connect(self._show_result)
         self.controller.failed.connect(self._inference_failed)
         # Collect mode (a dock and the Collect menu) and the evaluation view: lenet_gui/ui/collect_mode.py
@@ -488,6 +489,11 @@ class MainWindow(QMainWindow):
         self.prediction.show_result(result)
         prepared = None if result is None else result.prepared
         self.network_input.set_view(None if prepared is None else prepared.network_view)
+        if result is not None and result.partial:
+            # Class scores only (a costly model while the pen moves): the layer views keep
+            # the last full run until the one that follows at rest.
+            self._show_timing(result)
+            return
         self.layer_panel.show_result(result)
         self.overview.show_result(result)
         if self._map_dialog is not None and self._map_dialog.isVisible():
@@ -502,7 +508,8 @@ class MainWindow(QMainWindow):
         if now - self._timing_shown_at < TIMING_INTERVAL_S and self.canvas.is_drawing():
             return
         self._timing_shown_at = now
-        text = (f"Inference {result.seconds * 1000:.2f} ms · preprocessing "
+        what = " (class scores only, while drawing)" if result.partial else ""
+        text = (f"Inference {result.seconds * 1000:.2f} ms{what} · preprocessing "
                 f"{self.controller.last_preprocess_seconds * 1000:.1f} ms")
         needed = self.timing_label.fontMetrics().horizontalAdvance(text) + 8
         if needed > self.timing_label.maximumWidth():  # longer than the template: widen once
@@ -523,7 +530,8 @@ class MainWindow(QMainWindow):
 
     @property
     def last_result(self):
-        return self.controller.last_result
+        """The newest result with every activation: what the layer views and the inspector show."""
+        return self.controller.last_full_result
 
     # --- pointing at units --------------------------------------------------------------------------------
     def _unit_hovered(self, layer, channel: int, row: int, col: int) -> None:
@@ -566,7 +574,7 @@ class MainWindow(QMainWindow):
         row = self.layer_panel.row_for(layer)
         shape = row.maps.shape if row is not None and row.maps is not None else tuple(layer.output_shape[1:])
         signed = row.maps.signed if row is not None and row.maps is not None else True
-        result = self.controller.last_result
+        result = self.controller.last_full_result
         activation = None if result is None else result.activations.get(layer.output)
         view = None if result is None or result.prepared is None else result.prepared.network_view
         spec = self.session.spec
