@@ -261,17 +261,3 @@ def test_a_quick_model_reads_everything_while_the_pen_is_down(controller, qtbot)
     assert all(len(r.activations) == 12 for r in results)  # LeNet-5: every activation, every time
     assert not controller.is_light()
 
-
-def test_class_scores_only_runs_give_the_same_prediction(tmp_path):
-    session = ModelSession(provider="cpu")
-    x = np.random.default_rng(0).random((1, 1, 32, 32), dtype=np.float32)
-    full = session.run(x)
-    light = session.run(x, outputs=())
-    some = session.run(x, outputs=["c1", "f6"])
-    assert not full.partial and light.partial and some.partial
-    assert light.activations == {} and sorted(some.activations) == ["c1", "f6"]
-    np.testing.assert_array_equal(light.logits, full.logits)
-    np.testing.assert_array_equal(some.activations["c1"], full.activations["c1"])
-    np.testing.assert_array_equal(some.activations["f6"], full.activations["f6"])
-    assert light.digit == full.digit
-    assert session.run(x, outputs=["no such tensor"]).activations == {}

@@ -6,13 +6,20 @@ normalisation, polarity, labels) comes from the graph and ``metadata_props``;
 models without metadata get the documented defaults of ``spec_from_model``.
 
 Every intermediate result that depends on the image is made a graph output, so
-one run returns the prediction and all activations, keyed by tensor name.
+one run returns the prediction and all activations, keyed by tensor name. That
+stops onnxruntime fusing layers (a Conv's output is wanted on its own) and keeps
+every intermediate alive, so a large model's run costs two to three times the
+plain one. ``run(outputs=())``, for the class scores alone, uses a second
+session over the file's own graph when the full run is slower than
+``SCORES_SESSION_ABOVE_S``: it costs about twice the weights in memory
+(ResNet-18: 90 MB), worth it only where the prediction would otherwise lag the pen.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +41,9 @@ ORT_NAMES = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
 DISPLAY_NAMES = {"CPUExecutionProvider": "CPU", "CUDAExecutionProvider": "CUDA"}
 # Ops whose outputs are bookkeeping, not activations worth drawing.
 NOT_ACTIVATIONS = ops.not_activations()  # Constant, Shape, Size, ConstantOfShape, Range
+
+# A full run slower than this: class-scores-only runs get a session of their own (see above).
+SCORES_SESSION_ABOVE_S = 0.05
 
 ort.set_default_logger_severity(4)  # onnxruntime's own log is not for end users; failures become messages
 
@@ -125,6 +135,9 @@ class ModelSession:
         self.timeout = timeout
         self._timed = True  # see run()
         self._plans: dict[frozenset, tuple] = {}  # see _fetch_plan()
+        self._class_session = None  # see _scores_session()
+        self._full_seconds = 0.0  # of the last full run
+        self._class_session_lock = threading.Lock()
         self.model = load_model(self.path, max_bytes=self.memory_limit)
         self.meta = {p.key: p.value for p in self.model.metadata_props}
         model_check.check_metadata(self.meta, self.path.name)
@@ -134,6 +147,7 @@ class ModelSession:
         self.footprint = budget.footprint(self.model, self.image_input.name, self.spec.tensor_shape(self.spec.batch or 1))
         budget.check(self.footprint, self.memory_limit, self.path.name)
         model_check.check_spec(self.spec, self.path.name)
+        self._own_outputs = len(self.model.graph.output)  # the file's own; the rest are added below
         self.activation_names = self._expose_activations()
         self.warning: str | None = None
         self.session = self._create_session(provider, threads)
@@ -217,6 +231,7 @@ class ModelSession:
         if provider == "auto" and not info["cuda"].available:
             wanted = ["cpu"]
         payload = self.model.SerializeToString()
+        self._options = opts
         try:
             session = self._open(payload, opts, [ORT_NAMES[p] for p in wanted if info[p].available])
         except ModelError:
@@ -277,14 +292,19 @@ class ModelSession:
         x = tensor
         if type(x) is not np.ndarray or x.dtype != np.float32 or (self.spec.batch or 1) != len(x):
             x, _ = self._fit_batch(np.asarray(tensor, dtype=np.float32))
+        session = self.session
         if outputs is None:
             names, class_index, slots = self._output_names, self._class_index, self._activation_slots
         else:
             names, class_index, slots = self._fetch_plan(outputs)
+            if not slots and self._full_seconds > SCORES_SESSION_ABOVE_S:
+                session = self._scores_session()
         started = time.perf_counter()
         timeout = self.timeout if self._timed else None
-        values = safe_run.run(self.session, names, {self._input_name: x}, timeout, self.path.name, run_options)
+        values = safe_run.run(session, names, {self._input_name: x}, timeout, self.path.name, run_options)
         seconds = time.perf_counter() - started
+        if outputs is None:
+            self._full_seconds = seconds
         # Fixed shapes and no control flow: every input costs the same, so a model far within its
         # time limit once stays within it, and the per-frame path skips the watchdog from then on.
         if timeout and not self.footprint.runtime_sized and seconds < timeout / 100:
@@ -305,6 +325,27 @@ class ModelSession:
             activations = {name: values[i][0] for name, i in slots if values[i].ndim >= 1}
         return Result(digit, self.labels[digit], probs, logits, activations, seconds, prepared,
                       partial=outputs is not None)
+
+    def _scores_session(self):
+        """A session over the file's own graph (no activations exposed): the class scores at full speed.
+
+        Opened on the first class-scores-only run (``run(outputs=())``), which only a costly model asks
+        for; until then, and should it fail to open, the full session answers."""
+        if self._class_session is None:
+            with self._class_session_lock:
+                if self._class_session is None:
+                    graph = self.model.graph
+                    added = list(graph.output[self._own_outputs:])
+                    del graph.output[self._own_outputs:]
+                    try:
+                        payload = self.model.SerializeToString()
+                    finally:
+                        graph.output.extend(added)
+                    try:
+                        self._class_session = self._open(payload, self._options, self.session.get_providers())
+                    except Exception:  # the full session can do it, only slower
+                        self._class_session = self.session
+        return self._class_session
 
     def _fetch_plan(self, outputs) -> tuple[list[str], int, list[tuple[str, int]]]:
         """Output names to fetch, the class scores' place among them, and (activation, place) pairs."""
