@@ -108,7 +108,7 @@ def test_a_quick_model_runs_inline_after_its_first_run(controller, qtbot):
     assert threading.current_thread() is threading.main_thread()
 
 
-def test_only_the_newest_request_is_run_and_shown(controller, qtbot):
+def test_only_the_newest_request_is_run_and_every_newer_result_shown(controller, qtbot):
     source, count = numbered_source()
     slow = SlowSession(0.3)
     controller.set_source(source)
@@ -124,7 +124,9 @@ def test_only_the_newest_request_is_run_and_shown(controller, qtbot):
     qtbot.waitUntil(lambda: not controller.is_running(), timeout=5000)
     qtbot.wait(50)
     assert slow.ran == [1.0, 6.0]  # 2..5 were never run
-    assert [r.prepared.tensor.ravel()[0] for r in results] == [6.0]  # 1 was stale when it came back
+    # 1 was overtaken by newer input but is still shown while 6 runs: a model slower than the
+    # pen would otherwise show nothing until the pen stops.
+    assert [r.prepared.tensor.ravel()[0] for r in results] == [1.0, 6.0]
     assert slow.threads == {"lenet-gui inference"}
 
 
@@ -261,3 +263,46 @@ def test_a_quick_model_reads_everything_while_the_pen_is_down(controller, qtbot)
     assert all(len(r.activations) == 12 for r in results)  # LeNet-5: every activation, every time
     assert not controller.is_light()
 
+
+
+def test_an_older_result_never_replaces_a_newer_one(controller, qtbot):
+    """A slow run overtaken by a cleared canvas (shown at once) must not bring its digit back."""
+    source, count = numbered_source()
+    slow = SlowSession(0.2)
+    results = []
+    controller.resultReady.connect(results.append)
+    controller.set_source(source)
+    controller._session = slow
+    controller.run_now()  # input 1 on the worker
+    qtbot.waitUntil(lambda: bool(slow.threads), timeout=2000)
+    controller.set_source(lambda spec: None)  # the canvas is cleared: None, shown at once
+    controller.run_now()
+    assert results == [None]
+    qtbot.waitUntil(lambda: slow.ran == [1.0], timeout=5000)
+    qtbot.waitUntil(lambda: not controller.is_running(), timeout=5000)
+    qtbot.wait(50)
+    assert results == [None] and controller.last_result is None
+
+
+def test_a_failure_on_an_overtaken_input_is_not_shown(controller, qtbot):
+    source, count = numbered_source()
+    slow = SlowSession(0.2)
+    real_run = slow.run
+
+    def run(tensor, *args, **kwargs):
+        if float(tensor.ravel()[0]) == 1.0:
+            real_run(tensor, *args, **kwargs)
+            raise RuntimeError("input 1 does not compute")
+        return real_run(tensor, *args, **kwargs)
+
+    slow.run = run
+    failures, results = [], []
+    controller.failed.connect(failures.append)
+    controller.resultReady.connect(results.append)
+    controller.set_source(source)
+    controller._session = slow
+    controller.run_now()
+    qtbot.waitUntil(lambda: bool(slow.threads), timeout=2000)
+    controller.run_now()  # input 2 waits for the worker
+    qtbot.waitUntil(lambda: len(results) == 1, timeout=5000)
+    assert failures == [] and results[0].prepared.tensor.ravel()[0] == 2.0

@@ -12,7 +12,7 @@ every intermediate alive, so a large model's run costs two to three times the
 plain one. ``run(outputs=())``, for the class scores alone, uses a second
 session over the file's own graph when the full run is slower than
 ``SCORES_SESSION_ABOVE_S``: it costs about twice the weights in memory
-(ResNet-18: 90 MB), worth it only where the prediction would otherwise lag the pen.
+(ResNet-18: 90 MB), worth it only where the prediction would otherwise come fewer than ten times a second.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ NOT_ACTIVATIONS = ops.not_activations()  # Constant, Shape, Size, ConstantOfShap
 # The most activation memory one batched run may take (see predict_batch).
 BATCH_BYTES = 64 * 2**20
 # A full run slower than this: class-scores-only runs get a session of their own (see above).
-SCORES_SESSION_ABOVE_S = 0.05
+SCORES_SESSION_ABOVE_S = 0.1
 
 ort.set_default_logger_severity(4)  # onnxruntime's own log is not for end users; failures become messages
 

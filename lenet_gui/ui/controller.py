@@ -116,7 +116,11 @@ class _Worker:
             with self._lock:
                 self._running = None
                 done = self._job is None
-            self._deliver(generation, result, error)
+            try:
+                self._deliver(generation, result, error)
+            except RuntimeError:  # the window is gone (closed while a run was in flight): nothing to tell
+                self._idle.set()
+                return
             if done:
                 self._idle.set()
 
@@ -154,7 +158,8 @@ class InferenceController(QObject):
         self._finished.connect(self._on_finished)
         self._worker: _Worker | None = None
         self._generation = 0  # of the newest request; results of older ones are dropped
-        self._delivered = 0
+        self._delivered = 0  # generation of the newest result shown (or None shown for an empty canvas)
+        self._dropped = 0  # results of this generation and older are not shown (cancelled, another model)
         # Whether a run is quick enough for the GUI thread, known per kind of run (full, light).
         self._inline = {False: False, True: False}
         self._busy_shown = False
@@ -173,6 +178,7 @@ class InferenceController(QObject):
         if self._worker is not None and self._worker.busy():
             self.cancel()  # a run of the old model must not land after the new one's
         self._session = session
+        self._dropped = self._generation  # nothing of the old model is shown from here on
         self._inline = {False: False, True: False}  # its first runs go to the worker: they might be slow
         self._full_cost = None
         self._rest_timer.stop()
@@ -229,6 +235,7 @@ class InferenceController(QObject):
         if self._worker is None or not self._worker.busy():
             return
         self._generation += 1  # whatever the worker returns now is dropped
+        self._dropped = self._generation
         self._worker.cancel()
         self._set_busy(False)
         self.cancelled.emit()
@@ -255,7 +262,7 @@ class InferenceController(QObject):
             self.last_preprocess_seconds = time.perf_counter() - started
             if prepared is None:
                 self._rest_timer.stop()
-                self._show(None)
+                self._show(None, self._generation)
                 return
             if not self._inline[light]:
                 self._start_worker(prepared, outputs)
@@ -268,7 +275,7 @@ class InferenceController(QObject):
             self._rest_timer.stop()
             self._fail(_failure_message(exc))
             return
-        self._show(result)
+        self._show(result, self._generation)
 
     # --- the worker ---------------------------------------------------------------------------------
     def _start_worker(self, prepared: Prepared, outputs=None) -> None:
@@ -298,19 +305,22 @@ class InferenceController(QObject):
     def _on_finished(self, generation: int, result, error) -> None:
         if not self.is_running():
             self._set_busy(False)
-        if generation != self._generation or generation <= self._delivered:
-            return  # a newer request is on its way, or the user cancelled this one
-        self._delivered = generation
-        if error == "cancelled":
-            return
+        if generation <= max(self._delivered, self._dropped):
+            return  # something newer is shown already, or the user cancelled this one
+        # A result whose input is older than the newest request is still shown: with a model slower
+        # than the pen, every result is overtaken by newer strokes before it comes back, and dropping
+        # those would leave the prediction still until the pen stops.
+        if error == "cancelled" or (error and generation != self._generation):
+            return  # a failure on an older input: the newer one, on its way, decides
         if error:
             self._fail(error)
             return
         if result is not None:
             self._inline[result.partial] = result.seconds <= INLINE_LIMIT_S
-        self._show(result)
+        self._show(result, generation)
 
-    def _show(self, result) -> None:
+    def _show(self, result, generation: int) -> None:
+        self._delivered = generation
         self.last_error = None
         self.last_result = result
         if result is None or not result.partial:
