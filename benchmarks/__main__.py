@@ -1,4 +1,4 @@
-"""``python -m benchmarks [--quick] [--only core|ui] [--write docs/benchmarks.md]``."""
+"""``python -m benchmarks [--quick] [--only core|ui|models] [--write docs/benchmarks.md]``."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def versions() -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     p.add_argument("--quick", action="store_true", help="fewer repetitions: a smoke run, not for the doc")
-    p.add_argument("--only", choices=["core", "ui"], help="run one group")
+    p.add_argument("--only", choices=["core", "ui", "models"], help="run one group")
     p.add_argument("--write", metavar="MD", type=Path, help="also write the table into this Markdown file")
     args = p.parse_args(argv)
 
@@ -71,6 +71,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"UI benchmarks skipped: {exc}", file=sys.stderr)
         else:
             rows += bench_ui.run(args.quick)
+    if args.only in (None, "models"):
+        try:
+            from benchmarks import bench_models
+        except ImportError as exc:
+            print(f"Big-model benchmarks skipped: {exc}", file=sys.stderr)
+        else:
+            rows += bench_models.run(args.quick)
     preamble.append(
         f"- Load average at the end: {load_average()}; other processes used "
         f"{others_share(cpu_before, cpu_snapshot()):.0%} of the machine's CPU time during the run; "

@@ -165,3 +165,36 @@ def test_exporter_style_graph_runs_with_every_activation(tmp_path):
     assert s.activation_names == ["nchw", "conv", "biased", "relu", "pooled", "flat", "scores"]
     assert r.activations["pooled"].shape == (5, 14, 14)
     assert "kernel_oihw" not in r.activations and "dense_w" not in r.activations
+
+
+def test_class_scores_only_runs_give_the_same_prediction(tmp_path):
+    session = S.ModelSession(provider="cpu")
+    x = np.random.default_rng(0).random((1, 1, 32, 32), dtype=np.float32)
+    full = session.run(x)
+    light = session.run(x, outputs=())
+    some = session.run(x, outputs=["c1", "f6"])
+    assert not full.partial and light.partial and some.partial
+    assert light.activations == {} and sorted(some.activations) == ["c1", "f6"]
+    np.testing.assert_array_equal(light.logits, full.logits)
+    np.testing.assert_array_equal(some.activations["c1"], full.activations["c1"])
+    np.testing.assert_array_equal(some.activations["f6"], full.activations["f6"])
+    assert light.digit == full.digit
+    assert session.run(x, outputs=["no such tensor"]).activations == {}
+
+
+def test_a_slow_full_run_gets_a_class_scores_session_over_the_files_own_graph(monkeypatch):
+    session = S.ModelSession(provider="cpu")
+    x = np.random.default_rng(1).random((1, 1, 32, 32), dtype=np.float32)
+    full = session.run(x)
+    session.run(x, outputs=())
+    assert session._class_session is None  # LeNet-5's full run is quick: one session
+    monkeypatch.setattr(S, "SCORES_SESSION_ABOVE_S", -1.0)
+    light = session.run(x, outputs=())
+    scores = session._class_session
+    assert scores is not None and scores is not session.session
+    own = [o.name for o in onnx.load(str(session.path)).graph.output]
+    assert [o.name for o in scores.get_outputs()] == own  # the file's outputs, nothing exposed
+    assert len(session.session.get_outputs()) > len(own)  # the full session still has every activation
+    np.testing.assert_allclose(light.logits, full.logits, rtol=1e-5, atol=1e-6)
+    assert light.digit == full.digit and light.activations == {}
+    assert session.run(x, outputs=()).logits is not None and session._class_session is scores  # opened once

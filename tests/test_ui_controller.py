@@ -28,9 +28,11 @@ class SlowSession:
         self.ran: list[float] = []
         self.stopped = 0
         self.threads: set[str] = set()
+        self.fetched: list = []  # the outputs= of each run: None for every activation
 
-    def run(self, tensor, prepared=None, run_options=None):
+    def run(self, tensor, prepared=None, run_options=None, outputs=None):
         self.threads.add(threading.current_thread().name)
+        self.fetched.append(outputs)
         started = time.perf_counter()
         while time.perf_counter() - started < self.seconds:
             if run_options is not None and run_options.terminate:
@@ -40,7 +42,8 @@ class SlowSession:
         value = float(tensor.ravel()[0])
         self.ran.append(value)
         probs = np.full(10, 0.1, np.float32)
-        return Prediction(int(value) % 10, str(int(value) % 10), probs, probs, {}, time.perf_counter() - started, prepared)
+        return Prediction(int(value) % 10, str(int(value) % 10), probs, probs, {}, time.perf_counter() - started, prepared,
+                          partial=outputs is not None)
 
 
 def numbered_source():
@@ -105,7 +108,7 @@ def test_a_quick_model_runs_inline_after_its_first_run(controller, qtbot):
     assert threading.current_thread() is threading.main_thread()
 
 
-def test_only_the_newest_request_is_run_and_shown(controller, qtbot):
+def test_only_the_newest_request_is_run_and_every_newer_result_shown(controller, qtbot):
     source, count = numbered_source()
     slow = SlowSession(0.3)
     controller.set_source(source)
@@ -121,7 +124,9 @@ def test_only_the_newest_request_is_run_and_shown(controller, qtbot):
     qtbot.waitUntil(lambda: not controller.is_running(), timeout=5000)
     qtbot.wait(50)
     assert slow.ran == [1.0, 6.0]  # 2..5 were never run
-    assert [r.prepared.tensor.ravel()[0] for r in results] == [6.0]  # 1 was stale when it came back
+    # 1 was overtaken by newer input but is still shown while 6 runs: a model slower than the
+    # pen would otherwise show nothing until the pen stops.
+    assert [r.prepared.tensor.ravel()[0] for r in results] == [1.0, 6.0]
     assert slow.threads == {"lenet-gui inference"}
 
 
@@ -195,3 +200,109 @@ def test_the_window_shows_running_and_cancel_and_keeps_drawing(qtbot):
     qtbot.waitUntil(lambda: slow.stopped >= 1, timeout=3000)
     assert len(window.canvas.drawing().strokes) == 2
     window.close()
+
+
+def test_a_costly_model_reads_class_scores_only_while_the_pen_is_down(controller, qtbot):
+    from lenet_gui.ui import controller as controller_module
+
+    source, count = numbered_source()
+    slow = SlowSession(0.01)  # 10 ms a run: above LIVE_FULL_LIMIT_S
+    pen = [True]
+    controller.set_source(source)
+    controller.set_pen_probe(lambda: pen[0])
+    results = []
+    controller.resultReady.connect(results.append)
+    controller._session = slow
+    controller.run_now()  # the cost is not known yet: everything
+    qtbot.waitUntil(lambda: len(results) == 1, timeout=5000)
+    assert slow.fetched == [None] and not results[0].partial
+    assert not controller.is_light() or slow.seconds > controller_module.LIVE_FULL_LIMIT_S
+    controller.run_now()  # known to be costly, pen down: class scores alone
+    qtbot.waitUntil(lambda: len(results) == 2, timeout=5000)
+    assert slow.fetched == [None, ()] and results[1].partial
+    assert controller.last_result is results[1] and controller.last_full_result is results[0]
+    assert controller.is_pending()  # the full run that follows at rest is due
+    qtbot.waitUntil(lambda: len(results) == 3, timeout=5000)  # ...after REST_MS with no new input
+    assert slow.fetched == [None, (), None] and not results[2].partial
+    assert controller.last_full_result is results[2]
+    assert results[2].prepared.tensor.ravel()[0] == 3.0  # the newest drawing, read again
+    pen[0] = False
+    controller.run_now()  # pen up: the full run at once
+    qtbot.waitUntil(lambda: len(results) == 4, timeout=5000)
+    assert slow.fetched[-1] is None and not controller.is_pending()
+
+
+def test_requests_while_drawing_push_the_full_run_back(controller, qtbot):
+    source, count = numbered_source()
+    slow = SlowSession(0.01)
+    controller.set_source(source)
+    controller.set_pen_probe(lambda: True)
+    controller._session = slow
+    controller._full_cost = 0.05  # measured earlier: costly
+    controller._inline = {False: False, True: True}  # light runs quick enough for this thread
+    for _ in range(4):
+        controller.run_now()
+        qtbot.wait(30)  # well within REST_MS: no full run in between
+    assert slow.fetched == [(), (), (), ()]
+    controller.flush()  # flush does the full run that was due, and waits for it
+    assert slow.fetched == [(), (), (), (), None]
+    assert controller.last_full_result.prepared.tensor.ravel()[0] == 5.0
+
+
+def test_a_quick_model_reads_everything_while_the_pen_is_down(controller, qtbot):
+    source, count = numbered_source()
+    controller.set_source(source)
+    controller.set_pen_probe(lambda: True)
+    results = []
+    controller.resultReady.connect(results.append)
+    controller.set_session(ModelSession(provider="cpu"))
+    controller.flush()
+    for _ in range(3):
+        controller.run_now()
+    assert len(results) == 4 and not any(r.partial for r in results)
+    assert all(len(r.activations) == 12 for r in results)  # LeNet-5: every activation, every time
+    assert not controller.is_light()
+
+
+
+def test_an_older_result_never_replaces_a_newer_one(controller, qtbot):
+    """A slow run overtaken by a cleared canvas (shown at once) must not bring its digit back."""
+    source, count = numbered_source()
+    slow = SlowSession(0.2)
+    results = []
+    controller.resultReady.connect(results.append)
+    controller.set_source(source)
+    controller._session = slow
+    controller.run_now()  # input 1 on the worker
+    qtbot.waitUntil(lambda: bool(slow.threads), timeout=2000)
+    controller.set_source(lambda spec: None)  # the canvas is cleared: None, shown at once
+    controller.run_now()
+    assert results == [None]
+    qtbot.waitUntil(lambda: slow.ran == [1.0], timeout=5000)
+    qtbot.waitUntil(lambda: not controller.is_running(), timeout=5000)
+    qtbot.wait(50)
+    assert results == [None] and controller.last_result is None
+
+
+def test_a_failure_on_an_overtaken_input_is_not_shown(controller, qtbot):
+    source, count = numbered_source()
+    slow = SlowSession(0.2)
+    real_run = slow.run
+
+    def run(tensor, *args, **kwargs):
+        if float(tensor.ravel()[0]) == 1.0:
+            real_run(tensor, *args, **kwargs)
+            raise RuntimeError("input 1 does not compute")
+        return real_run(tensor, *args, **kwargs)
+
+    slow.run = run
+    failures, results = [], []
+    controller.failed.connect(failures.append)
+    controller.resultReady.connect(results.append)
+    controller.set_source(source)
+    controller._session = slow
+    controller.run_now()
+    qtbot.waitUntil(lambda: bool(slow.threads), timeout=2000)
+    controller.run_now()  # input 2 waits for the worker
+    qtbot.waitUntil(lambda: len(results) == 1, timeout=5000)
+    assert failures == [] and results[0].prepared.tensor.ravel()[0] == 2.0

@@ -203,3 +203,24 @@ def test_controls_have_accessible_names(window):
                    window.prediction.bars, window.actions.pen_slider):
         assert widget.accessibleName()
     assert all(row.maps.accessibleName() for row in window.layer_panel.rows())
+
+
+def test_a_costly_model_keeps_the_panel_while_drawing_and_catches_up_at_rest(window, draw, qtbot, monkeypatch):
+    from lenet_gui.ui import controller as controller_module
+
+    monkeypatch.setattr(controller_module, "LIVE_FULL_LIMIT_S", -1.0)  # every model counts as costly
+    draw(window.canvas, [(60, 40), (200, 40), (120, 250)])
+    window.flush()
+    before = window.last_result
+    c1 = window.layer_panel.row_for(next(layer for layer in window.layers if layer.output == "c1"))
+    maps_before = c1.maps.values()
+    draw(window.canvas, [(60, 150), (200, 150)], release=False)  # pen still down
+    window.controller.run_now()
+    qtbot.waitUntil(lambda: window.controller.last_result is not before, timeout=5000)
+    assert window.controller.last_result.partial
+    assert window.last_result is before and c1.maps.values() is maps_before  # the panel keeps the last full run
+    qtbot.waitUntil(lambda: window.last_result is not before, timeout=5000)  # the pen rests: full run
+    assert not window.last_result.partial
+    assert window.last_result.prepared is window.controller.last_result.prepared
+    assert c1.maps.values() is window.last_result.activations["c1"]
+    assert not np.array_equal(c1.maps.values(), maps_before)  # the second stroke is in it

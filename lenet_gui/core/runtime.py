@@ -87,6 +87,7 @@ class Prediction:
     activations: dict
     seconds: float
     prepared: preprocess.Prepared | None = None
+    partial: bool = False  # as in session.Result: this session has no activations to fetch at all
 
     @property
     def confidence(self) -> float:
@@ -312,8 +313,9 @@ class LightSession:
                 raise ModelError(f"{self.path.name}: onnxruntime failed running the model ({_first_line(exc)})") from exc
         return np.concatenate(parts) if parts else np.zeros((0, len(self.labels)), np.float32)
 
-    def run(self, tensor: np.ndarray, prepared: preprocess.Prepared | None = None, run_options=None) -> Prediction:
-        """One image → its digit and probabilities (no activations)."""
+    def run(self, tensor: np.ndarray, prepared: preprocess.Prepared | None = None, run_options=None,
+            outputs=None) -> Prediction:
+        """One image → its digit and probabilities (no activations, whatever ``outputs`` asks for)."""
         x, _ = self._fit_batch(np.asarray(tensor, dtype=np.float32))
         started = time.perf_counter()
         logits = self.session.run([self.class_output], {self._input_name: x}, run_options)[0][0]

@@ -6,13 +6,20 @@ normalisation, polarity, labels) comes from the graph and ``metadata_props``;
 models without metadata get the documented defaults of ``spec_from_model``.
 
 Every intermediate result that depends on the image is made a graph output, so
-one run returns the prediction and all activations, keyed by tensor name.
+one run returns the prediction and all activations, keyed by tensor name. That
+stops onnxruntime fusing layers (a Conv's output is wanted on its own) and keeps
+every intermediate alive, so a large model's run costs two to three times the
+plain one. ``run(outputs=())``, for the class scores alone, uses a second
+session over the file's own graph when the full run is slower than
+``SCORES_SESSION_ABOVE_S``: it costs about twice the weights in memory
+(ResNet-18: 90 MB), worth it only where the prediction would otherwise come fewer than ten times a second.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +28,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from lenet_gui.core import budget, model_check, ops, preprocess, safe_run
+from lenet_gui.core import budget, memory, model_check, ops, preprocess, safe_run
 from lenet_gui.core.drawing import Drawing
 from lenet_gui.core.errors import ModelError, ProviderError
 from lenet_gui.core.graph import topological_order
@@ -34,6 +41,11 @@ ORT_NAMES = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
 DISPLAY_NAMES = {"CPUExecutionProvider": "CPU", "CUDAExecutionProvider": "CUDA"}
 # Ops whose outputs are bookkeeping, not activations worth drawing.
 NOT_ACTIVATIONS = ops.not_activations()  # Constant, Shape, Size, ConstantOfShape, Range
+
+# The most activation memory one batched run may take (see predict_batch).
+BATCH_BYTES = 64 * 2**20
+# A full run slower than this: class-scores-only runs get a session of their own (see above).
+SCORES_SESSION_ABOVE_S = 0.1
 
 ort.set_default_logger_severity(4)  # onnxruntime's own log is not for end users; failures become messages
 
@@ -68,6 +80,8 @@ class Result:
     activations: dict[str, np.ndarray]  # tensor name → array without the batch axis
     seconds: float  # time in onnxruntime
     prepared: preprocess.Prepared | None = None
+    # Only some activations were fetched (``run(outputs=...)``): views of the others keep what they show.
+    partial: bool = False
 
     @property
     def confidence(self) -> float:
@@ -122,6 +136,10 @@ class ModelSession:
         self.memory_limit = memory_limit or budget.DEFAULT_LIMIT
         self.timeout = timeout
         self._timed = True  # see run()
+        self._plans: dict[frozenset, tuple] = {}  # see _fetch_plan()
+        self._class_session = None  # see _scores_session()
+        self._full_seconds = 0.0  # of the last full run
+        self._class_session_lock = threading.Lock()
         self.model = load_model(self.path, max_bytes=self.memory_limit)
         self.meta = {p.key: p.value for p in self.model.metadata_props}
         model_check.check_metadata(self.meta, self.path.name)
@@ -131,10 +149,15 @@ class ModelSession:
         self.footprint = budget.footprint(self.model, self.image_input.name, self.spec.tensor_shape(self.spec.batch or 1))
         budget.check(self.footprint, self.memory_limit, self.path.name)
         model_check.check_spec(self.spec, self.path.name)
+        self._own_outputs = len(self.model.graph.output)  # the file's own; the rest are added below
         self.activation_names = self._expose_activations()
         self.warning: str | None = None
         self.session = self._create_session(provider, threads)
+        # onnxruntime has its own copy now: ``model`` goes back to the file's own graph, the one the
+        # window analyses, explains and takes kernels from (no second copy of the weights for that).
+        del self.model.graph.output[self._own_outputs:]
         self.labels = self._labels()
+        memory.release_free_memory()  # the serialised copies and the analysis' temporaries
 
     # --- graph --------------------------------------------------------------------
     def _find_io(self) -> None:
@@ -214,6 +237,7 @@ class ModelSession:
         if provider == "auto" and not info["cuda"].available:
             wanted = ["cpu"]
         payload = self.model.SerializeToString()
+        self._options = opts
         try:
             session = self._open(payload, opts, [ORT_NAMES[p] for p in wanted if info[p].available])
         except ModelError:
@@ -263,34 +287,78 @@ class ModelSession:
             return np.concatenate([x, np.repeat(x[-1:], fixed - n, axis=0)]), n
         raise ValueError("batch larger than the model's fixed batch size")
 
-    def run(self, tensor: np.ndarray, prepared: preprocess.Prepared | None = None, run_options=None) -> Result:
+    def run(self, tensor: np.ndarray, prepared: preprocess.Prepared | None = None, run_options=None,
+            outputs=None) -> Result:
         """One image (a 1-item batch) → prediction, probabilities and every activation.
 
-        ``run_options`` (onnxruntime's RunOptions) lets another thread stop the run."""
+        ``outputs`` (tensor names) fetches only those activations besides the class scores; ``()``
+        fetches the class scores alone, which for a large model costs a fraction of the whole run
+        (onnxruntime frees each intermediate as soon as its consumers are done). ``run_options``
+        (onnxruntime's RunOptions) lets another thread stop the run."""
         x = tensor
         if type(x) is not np.ndarray or x.dtype != np.float32 or (self.spec.batch or 1) != len(x):
             x, _ = self._fit_batch(np.asarray(tensor, dtype=np.float32))
+        session = self.session
+        if outputs is None:
+            names, class_index, slots = self._output_names, self._class_index, self._activation_slots
+        else:
+            names, class_index, slots = self._fetch_plan(outputs)
+            if not slots and self._full_seconds > SCORES_SESSION_ABOVE_S:
+                session = self._scores_session()
         started = time.perf_counter()
         timeout = self.timeout if self._timed else None
-        outputs = safe_run.run(self.session, self._output_names, {self._input_name: x}, timeout, self.path.name,
-                               run_options)
+        values = safe_run.run(session, names, {self._input_name: x}, timeout, self.path.name, run_options)
         seconds = time.perf_counter() - started
+        if outputs is None:
+            self._full_seconds = seconds
         # Fixed shapes and no control flow: every input costs the same, so a model far within its
         # time limit once stays within it, and the per-frame path skips the watchdog from then on.
         if timeout and not self.footprint.runtime_sized and seconds < timeout / 100:
             self._timed = False
-        logits = outputs[self._class_index][0]
+        logits = values[class_index][0]
         probs, digit = self._probabilities(logits)
         problem = safe_run.nonfinite_message(probs)
         if problem:
             raise ModelError(f"{self.path.name}: {problem}")
-        slots = self._activation_slots
-        if self._slots_checked is False:  # once: drop outputs without a batch axis (scalars)
-            slots = self._activation_slots = [(n, i) for n, i in slots if outputs[i].ndim >= 1]
+        if outputs is None and self._slots_checked is False:  # once: drop outputs without a batch axis
+            slots = self._activation_slots = [(n, i) for n, i in slots if values[i].ndim >= 1]
             self._slots_checked = True
+            self._plans.clear()
         # Views of the batch's first item: no copies (each run returns new arrays).
-        activations = {name: outputs[i][0] for name, i in slots}
-        return Result(digit, self.labels[digit], probs, logits, activations, seconds, prepared)
+        if outputs is None:
+            activations = {name: values[i][0] for name, i in slots}
+        else:
+            activations = {name: values[i][0] for name, i in slots if values[i].ndim >= 1}
+        return Result(digit, self.labels[digit], probs, logits, activations, seconds, prepared,
+                      partial=outputs is not None)
+
+    def _scores_session(self):
+        """A session over the file's own graph (no activations exposed): the class scores at full speed.
+
+        Opened on the first class-scores-only run (``run(outputs=())``), which only a costly model asks
+        for; until then, and should it fail to open, the full session answers."""
+        if self._class_session is None:
+            with self._class_session_lock:
+                if self._class_session is None:
+                    payload = self.model.SerializeToString()  # the file's own graph (see __init__)
+                    try:
+                        self._class_session = self._open(payload, self._options, self.session.get_providers())
+                    except Exception:  # the full session can do it, only slower
+                        self._class_session = self.session
+        return self._class_session
+
+    def _fetch_plan(self, outputs) -> tuple[list[str], int, list[tuple[str, int]]]:
+        """Output names to fetch, the class scores' place among them, and (activation, place) pairs."""
+        key = outputs if isinstance(outputs, frozenset) else frozenset(outputs)
+        plan = self._plans.get(key)
+        if plan is None:
+            wanted = [n for n, _ in self._activation_slots if n in key and n != self.class_output.name]
+            names = [self.class_output.name, *wanted]
+            slots = [(n, i) for i, n in enumerate(names) if n in key]
+            plan = self._plans[key] = (names, 0, slots)
+            if len(self._plans) > 64:  # the rows in view change as the panel scrolls; keep the newest
+                self._plans.pop(next(iter(self._plans)))
+        return plan
 
     _slots_checked = False
 
@@ -310,13 +378,24 @@ class ModelSession:
         """Many images → probabilities (N × classes); only the class output is fetched."""
         out_name = self.class_output.name
         fixed = self.spec.batch
-        step = fixed or budget.max_batch(self.footprint, self.memory_limit, chunk)
+        # At most BATCH_BYTES of activations a run: onnxruntime's arena keeps its largest run's memory
+        # for the session's life (ResNet-18 at 45 images a run: 1 GB resident for good).
+        step = fixed or min(budget.max_batch(self.footprint, self.memory_limit, chunk),
+                            max(1, BATCH_BYTES // max(1, self.footprint.per_image)))
         results = []
         for i in range(0, len(tensors), step):
             x, n = self._fit_batch(np.ascontiguousarray(tensors[i : i + step], dtype=np.float32))
             timeout = self.timeout * n if self.timeout else None  # the limit is per image
-            logits = safe_run.run(self.session, [out_name], {self._input_name: x}, timeout, self.path.name)[0][:n]
+            options = None
+            if n > 1 and self.footprint.per_image * n > BATCH_BYTES // 4 and not isinstance(self.session, safe_run.WorkerSession):
+                # A batch far larger than one image's run: the arena gives its extra memory back afterwards.
+                options = ort.RunOptions()
+                options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+            logits = safe_run.run(self.session, [out_name], {self._input_name: x}, timeout, self.path.name,
+                                  options)[0][:n]
             results.append(logits)
+        if step > 1 and self.footprint.per_image * step > BATCH_BYTES // 4:
+            memory.release_free_memory()
         logits = np.concatenate(results) if results else np.zeros((0, len(self.labels)), np.float32)
         with np.errstate(all="ignore"):  # NaN rows are reported per file by the caller
             if self.outputs_are_probabilities:

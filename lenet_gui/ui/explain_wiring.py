@@ -118,9 +118,14 @@ class ExplainFeature(QObject):
         problem = ""
         try:
             from lenet_gui.core.explain import Explainer  # onnx: only once a model is open
-            from lenet_gui.core.onnx_io import load_model
 
-            self.explainer = Explainer(load_model(session.path), layers)
+            # The session's own copy of the file's graph: reading the file again would hold its weights twice.
+            model = getattr(session, "model", None)
+            if model is None:
+                from lenet_gui.core.onnx_io import load_model
+
+                model = load_model(session.path)
+            self.explainer = Explainer(model, layers)
         except Exception as exc:  # a model the explainer cannot read: the rest of the window still works
             self.explainer = None
             problem = (str(exc).splitlines()[0] if str(exc) else type(exc).__name__)[:160]

@@ -2,6 +2,12 @@
 
 Rebuilt from ``graph.analyze`` whenever a model is opened; fed every Result.
 objectName ``layerPanel``.
+
+A large model (more than ``ALL_ROWS_UP_TO`` rows; DenseNet-121 has 372 with
+176 MB of activations) gets pictures only in the rows in view and a screen
+around them: turning every map into colours on each result would hold the GUI
+thread for a tenth of a second. Rows scrolled or expanded into view are filled
+from the same result at once.
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ from lenet_gui.ui.legend import ColorLegend
 if TYPE_CHECKING:  # graph imports onnx, which the window loads after its first paint
     from lenet_gui.core.graph import Layer
 
+# Up to this many rows, every row gets its pictures with each result (LeNet-5 has 12).
+ALL_ROWS_UP_TO = 40
 TILE_SIZES = (40, 56, 72, 96)
 DEFAULT_TILE_SIZE = 56
 
@@ -51,6 +59,8 @@ class LayerPanel(QWidget):
         self._tile_size = DEFAULT_TILE_SIZE
         self._layers: list[Layer] = []
         self._fill = FillTogether()
+        self._activations: dict = {}  # of the newest result
+        self._unfilled: set[int] = set()  # ids of rows whose pictures wait until they come into view
 
         self.heading = QLabel("Layers", self)
         font = self.heading.font()
@@ -80,6 +90,8 @@ class LayerPanel(QWidget):
         self.scroll.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
         self.scroll.setWidget(self.content)
         self.scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.scroll.verticalScrollBar().valueChanged.connect(self._fill_rows_in_view)
+        self.scroll.verticalScrollBar().rangeChanged.connect(self._fill_rows_in_view)  # a block opened or closed
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -107,6 +119,8 @@ class LayerPanel(QWidget):
         self._rows = []
         self._blocks = {}
         self._top_blocks = []
+        self._unfilled = set()
+        self._activations = {}
         self._layers = list(layers)
         found = structure.analyze_structure(layers, input_shapes)
         self._structure = found
@@ -230,6 +244,7 @@ class LayerPanel(QWidget):
         top = row.mapTo(self.content, QPoint(0, 0)).y()  # rows inside blocks are placed in the block's body
         if top < bar.value() or top + min(row.height(), viewport) > bar.value() + viewport:
             bar.setValue(min(top, bar.maximum()))
+        self._fill_rows_in_view()  # before the scroll bar's signal, which a short scroll may not send
         if row.maps is not None and 0 <= item < row.maps.count:
             # A tall row (many maps) may hold the chosen one below the fold.
             centre = row.maps.mapTo(self.content, row.maps.unit_center(item))
@@ -246,14 +261,58 @@ class LayerPanel(QWidget):
 
     def show_result(self, result) -> None:
         """A session Result, or None for an empty canvas (heatmaps go idle)."""
-        activations = {} if result is None else result.activations
+        self._activations = {} if result is None else result.activations
+        if len(self._rows) <= ALL_ROWS_UP_TO:
+            self._show_in(self._rows)
+            return
+        shown = self.rows_in_view()
+        self._unfilled = {id(row) for row in self._rows} - {id(row) for row in shown}
         for row in self._rows:
-            values = activations.get(row.layer.output)
+            values = self._activations.get(row.layer.output)
+            if values is not None:
+                row.set_runtime_shape(values.shape)
+            if id(row) in self._unfilled and row.maps is not None:
+                row.show_activation(None)  # out of view: no pictures held
+        self._show_in(shown)
+
+    def _show_in(self, rows) -> None:
+        for row in rows:
+            values = self._activations.get(row.layer.output)
             row.show_activation(values)
             if values is not None:
                 row.set_runtime_shape(values.shape)
         # All layers' colour levels in a few numpy calls, rather than a few per layer.
-        self._fill.fill([row.maps for row in self._rows if row.maps is not None])
+        self._fill.fill([row.maps for row in rows if row.maps is not None])
+
+    def rows_in_view(self, margin: float = 1.0) -> list[LayerRow]:
+        """The rows shown now, and those within ``margin`` screens above and below (rows in closed blocks: none)."""
+        bar = self.scroll.verticalScrollBar()
+        height = self.scroll.viewport().height()
+        top, bottom = bar.value() - margin * height, bar.value() + (1 + margin) * height
+        shown = []
+        for row in self._rows:
+            if not row.isVisibleTo(self.content):
+                continue
+            y = row.mapTo(self.content, QPoint(0, 0)).y()
+            if y + row.height() >= top and y <= bottom:
+                shown.append(row)
+        return shown
+
+    def _fill_rows_in_view(self, *_args) -> None:
+        if not self._unfilled:
+            return
+        rows = [row for row in self.rows_in_view() if id(row) in self._unfilled]
+        for row in rows:
+            self._unfilled.discard(id(row))
+        if rows:
+            self._show_in(rows)
+
+    def fill_every_row(self) -> None:
+        """Pictures in every row (an export of the whole panel)."""
+        rows = [row for row in self._rows if id(row) in self._unfilled]
+        self._unfilled = set()
+        if rows:
+            self._show_in(rows)
 
     # --- view ----------------------------------------------------------------------------------------------
     def tile_size(self) -> int:
@@ -266,6 +325,7 @@ class LayerPanel(QWidget):
 
     def render_image(self) -> QImage:
         """The whole panel, every row (not only the visible ones), as an image for export."""
+        self.fill_every_row()
         header_height = self.scroll.y()
         content = self.content
         ratio = self.devicePixelRatioF()

@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from lenet_gui import __version__
-from lenet_gui.core import calibrate, preprocess
+from lenet_gui.core import calibrate, memory, preprocess
 from lenet_gui.core.drawing import SUFFIX as DRAWING_SUFFIX
 from lenet_gui.core.drawing import Drawing, load_drawing, save_drawing
 from lenet_gui.core.errors import DrawingError, ImageError, LenetGuiError
@@ -110,6 +110,7 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self.controller = InferenceController(None, self)
         self.controller.set_source(self.canvas.prepare_input)
+        self.controller.set_pen_probe(self.canvas.is_drawing)
         self.controller.resultReady.connect(self._show_result)
         self.controller.failed.connect(self._inference_failed)
         # Collect mode (a dock and the Collect menu) and the evaluation view: lenet_gui/ui/collect_mode.py
@@ -280,13 +281,13 @@ class MainWindow(QMainWindow):
         if self._opening:  # a drop or a recent file while another model is still opening
             self.show_status("A model is still opening; try again when it is open")
             return False
-        ModelSession, load_model, graph = import_model_tools()  # onnx: after the first paint
+        ModelSession, _, graph = import_model_tools()  # onnx: after the first paint
 
         def open_and_probe():
             session = ModelSession(path, provider=provider, memory_limit=self.settings.memory_limit,
                                    timeout=self.settings.inference_timeout)
             calibration = calibrate.apply_to_session(session)
-            original = load_model(session.path)  # the session's copy has extra outputs
+            original = session.model  # the file's own graph (the session's run has more outputs)
             layers = graph.analyze(original)
             spec = session.spec
             blank = preprocess.view_to_tensor(np.zeros((spec.height, spec.width), np.float32), spec)
@@ -315,6 +316,7 @@ class MainWindow(QMainWindow):
         self.layers = layers
         self.controller.set_session(session)
         self._kernels = self._conv_kernels(original, layers)
+        memory.release_free_memory()  # the analysis and the test runs' temporaries
         self._titles = self._titles_for(layers)
         self.network_input.set_input_size(spec.height, spec.width, spec.field if spec.field < min(spec.height, spec.width) else None)
         self.input_caption.setText(f"What the network sees · {spec.height}×{spec.width}")
@@ -345,25 +347,34 @@ class MainWindow(QMainWindow):
         return {layer.index: names[layer.index].title(layer) for layer in layers}
 
     @staticmethod
-    def _conv_kernels(model, layers) -> dict[int, tuple[np.ndarray, np.ndarray | None]]:
-        """Weights of every 2-D convolution whose weights are stored in the file."""
-        from onnx import numpy_helper
+    def _conv_kernels(model, layers) -> dict[int, tuple]:
+        """Every 2-D convolution whose weights are stored in the file: layer index → (weights, bias) tensors.
+
+        The tensors stay protobuf until a kernel view asks (``_kernel_arrays``): a copy of every
+        weight as numpy would add the model's size again to the window's memory."""
+        from onnx import TensorProto
 
         initializers = {t.name: t for t in model.graph.initializer}
         kernels = {}
         for layer in layers:
             if layer.op != "Conv" or len(layer.inputs) < 2 or layer.inputs[1] not in initializers:
                 continue
-            try:
-                weights = numpy_helper.to_array(initializers[layer.inputs[1]])
-                bias = None
-                if len(layer.inputs) > 2 and layer.inputs[2] in initializers:
-                    bias = numpy_helper.to_array(initializers[layer.inputs[2]])
-            except Exception:  # external data that is not there: no kernels to show
+            weights = initializers[layer.inputs[1]]
+            if len(weights.dims) != 4 or weights.data_location == TensorProto.EXTERNAL:
                 continue
-            if weights.ndim == 4:
-                kernels[layer.index] = (weights, bias)
+            bias = initializers.get(layer.inputs[2]) if len(layer.inputs) > 2 else None
+            kernels[layer.index] = (weights, bias)
         return kernels
+
+    @staticmethod
+    def _kernel_arrays(tensors) -> tuple[np.ndarray, np.ndarray | None] | None:
+        from onnx import numpy_helper
+
+        weights, bias = tensors
+        try:
+            return numpy_helper.to_array(weights), None if bias is None else numpy_helper.to_array(bias)
+        except Exception:  # external data that is not there: no kernels to show
+            return None
 
     def model_title(self) -> str:
         if self.session is None:
@@ -493,6 +504,11 @@ class MainWindow(QMainWindow):
         self.prediction.show_result(result)
         prepared = None if result is None else result.prepared
         self.network_input.set_view(None if prepared is None else prepared.network_view)
+        if result is not None and result.partial:
+            # Class scores only (a costly model while the pen moves): the layer views keep
+            # the last full run until the one that follows at rest.
+            self._show_timing(result)
+            return
         self.layer_panel.show_result(result)
         self.overview.show_result(result)
         if self._map_dialog is not None and self._map_dialog.isVisible():
@@ -507,7 +523,8 @@ class MainWindow(QMainWindow):
         if now - self._timing_shown_at < TIMING_INTERVAL_S and self.canvas.is_drawing():
             return
         self._timing_shown_at = now
-        text = (f"Inference {result.seconds * 1000:.2f} ms · preprocessing "
+        what = " (class scores only, while drawing)" if result.partial else ""
+        text = (f"Inference {result.seconds * 1000:.2f} ms{what} · preprocessing "
                 f"{self.controller.last_preprocess_seconds * 1000:.1f} ms")
         needed = self.timing_label.fontMetrics().horizontalAdvance(text) + 8
         if needed > self.timing_label.maximumWidth():  # longer than the template: widen once
@@ -528,7 +545,8 @@ class MainWindow(QMainWindow):
 
     @property
     def last_result(self):
-        return self.controller.last_result
+        """The newest result with every activation: what the layer views and the inspector show."""
+        return self.controller.last_full_result
 
     # --- pointing at units --------------------------------------------------------------------------------
     def _unit_hovered(self, layer, channel: int, row: int, col: int) -> None:
@@ -571,7 +589,7 @@ class MainWindow(QMainWindow):
         row = self.layer_panel.row_for(layer)
         shape = row.maps.shape if row is not None and row.maps is not None else tuple(layer.output_shape[1:])
         signed = row.maps.signed if row is not None and row.maps is not None else True
-        result = self.controller.last_result
+        result = self.controller.last_full_result
         activation = None if result is None else result.activations.get(layer.output)
         view = None if result is None or result.prepared is None else result.prepared.network_view
         spec = self.session.spec
@@ -589,9 +607,10 @@ class MainWindow(QMainWindow):
         dialog.set_activation(activation, view)
 
     def show_kernels(self, layer) -> KernelDialog | None:
-        if layer.index not in self._kernels:
+        arrays = self._kernel_arrays(self._kernels[layer.index]) if layer.index in self._kernels else None
+        if arrays is None:
             return None
-        weights, bias = self._kernels[layer.index]
+        weights, bias = arrays
         dialog = KernelDialog(self._titles.get(layer.index, layer.display_name), weights, bias, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.destroyed.connect(lambda _=None, d=dialog: self._kernel_dialogs.remove(d) if d in self._kernel_dialogs else None)

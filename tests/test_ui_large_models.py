@@ -1,0 +1,69 @@
+"""A large model in the window: pictures only in the rows in view, filled as they come into view."""
+
+import numpy as np
+
+from lenet_gui.ui import layer_panel as layer_panel_module
+from tests.helpers import deep_classifier
+
+
+def _open_deep(make_window, tmp_path, qtbot):
+    path = deep_classifier(tmp_path / "deep.onnx", blocks=20, size=64)  # 48 rows
+    window = make_window(str(path))
+    qtbot.waitUntil(lambda: window.session is not None and window.session.path == path, timeout=20000)
+    qtbot.waitUntil(lambda: len(window.layer_panel.rows()) > 40, timeout=20000)
+    return window
+
+
+def _filled(row) -> bool:
+    return row.maps is not None and row.maps.values() is not None
+
+
+def test_only_the_rows_in_view_hold_pictures(make_window, draw, tmp_path, qtbot):
+    window = _open_deep(make_window, tmp_path, qtbot)
+    panel = window.layer_panel
+    rows = panel.rows()
+    assert len(rows) > layer_panel_module.ALL_ROWS_UP_TO
+    draw(window.canvas, [(60, 40), (200, 40), (120, 250)])
+    window.flush()
+    activations = window.last_result.activations
+    in_view = panel.rows_in_view()
+    assert 0 < len(in_view) < len(rows) // 2
+    for row in rows:
+        assert _filled(row) == (row in in_view), row.layer.display_name
+        if row in in_view:
+            assert row.maps.values() is activations[row.layer.output]
+    last = rows[-2]  # Softmax's input: the class scores, at the bottom
+    assert not _filled(last)
+    panel.scroll.verticalScrollBar().setValue(panel.scroll.verticalScrollBar().maximum())
+    assert _filled(last) and last.maps.values() is activations[last.layer.output]
+    assert _filled(rows[1])  # the top rows keep their pictures until the next result...
+    draw(window.canvas, [(60, 150), (200, 150)])
+    window.flush()
+    assert not _filled(rows[1]) and _filled(last)  # ...which gives them to the rows now in view
+    np.testing.assert_array_equal(last.maps.values(), window.last_result.activations[last.layer.output])
+
+
+def test_showing_a_layer_fills_its_row_and_an_export_fills_every_row(make_window, draw, tmp_path, qtbot):
+    window = _open_deep(make_window, tmp_path, qtbot)
+    panel = window.layer_panel
+    rows = panel.rows()
+    draw(window.canvas, [(60, 40), (200, 40), (120, 250)])
+    window.flush()
+    target = rows[len(rows) * 2 // 3]
+    assert not _filled(target)
+    panel.show_layer(target.layer)
+    assert _filled(target)
+    image = panel.render_image()
+    assert not image.isNull()
+    assert all(_filled(row) for row in rows if row.maps is not None)
+
+
+def test_lenet_rows_all_hold_pictures_even_out_of_view(make_window, draw):
+    window = make_window()
+    window.resize(1000, 500)  # a short panel: most rows out of view
+    window.layer_panel.scroll.verticalScrollBar().setValue(0)
+    draw(window.canvas, [(60, 40), (200, 40), (120, 250)])
+    window.flush()
+    rows = window.layer_panel.rows()
+    assert len(window.layer_panel.rows_in_view(margin=0)) < len(rows)
+    assert all(_filled(row) for row in rows if row.maps is not None)
