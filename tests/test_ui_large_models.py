@@ -26,6 +26,12 @@ def test_only_the_rows_in_view_hold_pictures(make_window, draw, tmp_path, qtbot)
     draw(window.canvas, [(60, 40), (200, 40), (120, 250)])
     window.flush()
     activations = window.last_result.activations
+    panel.set_all_expanded(True)
+    panel.scroll.verticalScrollBar().setValue(0)
+    window.flush()
+    draw(window.canvas, [(60, 40), (200, 40), (120, 250)])
+    window.flush()
+    activations = window.last_result.activations
     in_view = panel.rows_in_view()
     assert 0 < len(in_view) < len(rows) // 2
     for row in rows:
@@ -67,3 +73,22 @@ def test_lenet_rows_all_hold_pictures_even_out_of_view(make_window, draw):
     rows = window.layer_panel.rows()
     assert len(window.layer_panel.rows_in_view(margin=0)) < len(rows)
     assert all(_filled(row) for row in rows if row.maps is not None)
+
+
+def test_rows_in_a_closed_block_hold_no_pictures_until_it_opens(make_window, draw, tmp_path, qtbot):
+    window = _open_deep(make_window, tmp_path, qtbot)
+    panel = window.layer_panel
+    panel.set_all_expanded(False)
+    draw(window.canvas, [(60, 40), (200, 40), (120, 250)])
+    window.flush()
+    hidden = [row for row in panel.rows() if not row.isVisibleTo(panel.content)]
+    assert hidden and not any(_filled(row) for row in hidden)
+    first = hidden[0]
+    panel.expand_to(first.layer)
+    assert first in panel.rows_in_view() and _filled(first)
+    block = next(view for view in panel._blocks.values() if view.isVisibleTo(panel.content) and not view.is_expanded())
+    inside = [row for row in panel.rows() if block.isAncestorOf(row)]
+    assert inside and not any(_filled(row) for row in inside)
+    panel.scroll.ensureWidgetVisible(block)
+    block.set_expanded(True)  # as a click on its header does
+    qtbot.waitUntil(lambda: _filled(inside[0]), timeout=3000)
