@@ -6,8 +6,8 @@ from lenet_gui.ui import layer_panel as layer_panel_module
 from tests.helpers import deep_classifier
 
 
-def _open_deep(make_window, tmp_path, qtbot):
-    path = deep_classifier(tmp_path / "deep.onnx", blocks=20, size=64)  # 48 rows
+def _open_deep(make_window, tmp_path, qtbot, channels=8):
+    path = deep_classifier(tmp_path / "deep.onnx", blocks=20, size=64, channels=channels)  # 48 rows
     window = make_window(str(path))
     qtbot.waitUntil(lambda: window.session is not None and window.session.path == path, timeout=20000)
     qtbot.waitUntil(lambda: len(window.layer_panel.rows()) > 40, timeout=20000)
@@ -34,8 +34,11 @@ def test_only_the_rows_in_view_hold_pictures(make_window, draw, tmp_path, qtbot)
     activations = window.last_result.activations
     in_view = panel.rows_in_view()
     assert 0 < len(in_view) < len(rows) // 2
+    window.layer_panel.repaint()
     for row in rows:
         assert _filled(row) == (row in in_view), row.layer.display_name
+        if row.maps is not None and row not in in_view:
+            assert not row.maps.holds_pictures()  # no pixel buffers for rows out of view
         if row in in_view:
             assert row.maps.values() is activations[row.layer.output]
     last = rows[-2]  # Softmax's input: the class scores, at the bottom
@@ -46,6 +49,7 @@ def test_only_the_rows_in_view_hold_pictures(make_window, draw, tmp_path, qtbot)
     draw(window.canvas, [(60, 150), (200, 150)])
     window.flush()
     assert not _filled(rows[1]) and _filled(last)  # ...which gives them to the rows now in view
+    assert not rows[1].maps.holds_pictures()
     np.testing.assert_array_equal(last.maps.values(), window.last_result.activations[last.layer.output])
 
 
@@ -92,3 +96,39 @@ def test_rows_in_a_closed_block_hold_no_pictures_until_it_opens(make_window, dra
     panel.scroll.ensureWidgetVisible(block)
     block.set_expanded(True)  # as a click on its header does
     qtbot.waitUntil(lambda: _filled(inside[0]), timeout=3000)
+
+
+def test_a_released_mosaic_is_made_again_with_the_same_pixels():
+    from lenet_gui.ui.mosaic import Geometry, Mosaic
+
+    geometry = Geometry(3, 4, 5, 3, 1, 1, 0, 0)
+    values = np.arange(60, dtype=np.float32).reshape(3, 4, 5) - 20
+    table = np.arange(256, dtype=np.uint32) | 0xFF000000
+    mosaic = Mosaic(geometry)
+    assert not mosaic.holds_buffers  # nothing until it is filled
+    mosaic.set_colors(table)
+    assert not mosaic.holds_buffers  # colours alone make no buffers
+    mosaic.fill(values, signed=True)
+    first = mosaic.pixels.copy()
+    mosaic.drop_work_buffers()
+    mosaic.set_colors(table[::-1].copy())  # no levels kept: the pixels stay until the next fill
+    np.testing.assert_array_equal(mosaic.pixels, first)
+    mosaic.set_colors(table)
+    mosaic.release()
+    assert not mosaic.holds_buffers
+    mosaic.fill(values, signed=True)
+    np.testing.assert_array_equal(mosaic.pixels, first)
+
+
+def test_a_large_overview_column_keeps_only_its_pixels(make_window, draw, tmp_path, qtbot):
+    from lenet_gui.ui import overview_canvas
+
+    window = _open_deep(make_window, tmp_path, qtbot, channels=24)  # 24×64×64 values in the first columns
+    draw(window.canvas, [(60, 40), (200, 40), (120, 250)])
+    window.flush()
+    pictures = list(window.overview.canvas._pictures.values())
+    big = [p for p in pictures if p.mosaic.values > overview_canvas.KEEP_WORK_BUFFERS_UP_TO]
+    small = [p for p in pictures if p.mosaic.values <= overview_canvas.KEEP_WORK_BUFFERS_UP_TO]
+    assert big and small
+    assert all(p.mosaic._levels is None and p.mosaic._pixels is not None for p in big)
+    assert all(p.mosaic._levels is not None for p in small)

@@ -210,7 +210,7 @@ class ActivationMaps(QWidget):
             return
         self._mosaic = Mosaic(geometry)
         m = self._mosaic
-        self._image = QImage(m.pixels.data, m.width, m.height, m.stride, QImage.Format.Format_RGB32)
+        self._image = None  # made with the pixels, when first painted (see _qimage)
         origin = self._origin()
         self._runs = [(QRect(*target).translated(origin), QRect(*source)) for target, source in m.runs]
         self._gap_rects = [QRect(*gap).translated(origin) for gap in m.gap_columns]
@@ -255,6 +255,23 @@ class ActivationMaps(QWidget):
         if self._stale:  # it switched to the signed map: quantise again for it
             self._scale = self._mosaic.fill(self._values, self._signed, self._fixed_scale)
             self._stale = False
+
+    def _qimage(self) -> QImage:
+        if self._image is None:
+            m = self._mosaic
+            self._image = QImage(m.pixels.data, m.width, m.height, m.stride, QImage.Format.Format_RGB32)
+        return self._image
+
+    def release_pictures(self) -> None:
+        """Give the pixel buffers back (a row out of view); painting or new values make them again."""
+        if self._mosaic is not None:
+            self._image = None  # before the pixels it wraps
+            self._mosaic.release()
+            self._levels = None
+            self._stale = True
+
+    def holds_pictures(self) -> bool:
+        return self._mosaic is not None and self._mosaic.holds_buffers
 
     def mosaic(self) -> Mosaic:
         return self._mosaic
@@ -303,7 +320,7 @@ class ActivationMaps(QWidget):
         self._fill_if_stale()
         painter = QPainter(self)
         painter.drawPixmap(0, 0, self._underlay_pixmap())
-        image = self._image
+        image = self._qimage()
         for target, source in self._runs:
             painter.drawImage(target, image, source)  # nearest neighbour: no smooth transform hint
         m = self._mosaic

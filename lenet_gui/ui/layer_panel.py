@@ -273,6 +273,7 @@ class LayerPanel(QWidget):
                 row.set_runtime_shape(values.shape)
             if id(row) in self._unfilled and row.maps is not None:
                 row.show_activation(None)  # out of view: no pictures held
+                row.maps.release_pictures()
         self._show_in(shown)
 
     def _show_in(self, rows) -> None:

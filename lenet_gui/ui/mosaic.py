@@ -88,17 +88,53 @@ class Mosaic:
             shape = (g.rows, g.cols)  # value k at line k // cols, cell k % cols
         else:
             shape = (g.count * g.tile_h, g.tile_w)  # tile t at rows t*h .. t*h + h - 1
-        self.pixels = np.full(shape, 0xFF000000, dtype=np.uint32)  # 0xAARRGGBB
+        self._shape = shape
         self.width, self.height = shape[1], shape[0]
         self.stride = self.width * 4  # bytes per scan line
-        self._flat = self.pixels.reshape(-1)[: self.values]
-        # intp: np.take would otherwise convert the indexes on every frame.
-        self.levels = np.zeros(self.values, dtype=np.intp)
+        # The buffers (16 bytes a value: ResNet-18's panel would hold 86 MB) are made when first
+        # needed and dropped by release(), so that only what is on screen holds memory.
+        self._pixels: np.ndarray | None = None
+        self._flat: np.ndarray | None = None
+        self._levels: np.ndarray | None = None
+        self._scratch_values: np.ndarray | None = None
         self.lut = np.full(256, 0xFF000000, dtype=np.uint32)  # set_colors replaces it
-        self._scratch = np.empty(self.values, dtype=np.float32)
         self.low = math.nan  # the smallest value of the last fill that looked at its values
         self.runs = self._runs()
         self.gap_columns = self._gap_columns()
+
+    # --- buffers ------------------------------------------------------------------------------------
+    @property
+    def pixels(self) -> np.ndarray:
+        """0xAARRGGBB, one per value (made on first use; a QImage may wrap it)."""
+        if self._pixels is None:
+            self._pixels = np.full(self._shape, 0xFF000000, dtype=np.uint32)
+            self._flat = self._pixels.reshape(-1)[: self.values]
+        return self._pixels
+
+    @property
+    def levels(self) -> np.ndarray:
+        if self._levels is None:
+            # intp: np.take would otherwise convert the indexes on every frame.
+            self._levels = np.zeros(self.values, dtype=np.intp)
+        return self._levels
+
+    @property
+    def _scratch(self) -> np.ndarray:
+        if self._scratch_values is None:
+            self._scratch_values = np.empty(self.values, dtype=np.float32)
+        return self._scratch_values
+
+    @property
+    def holds_buffers(self) -> bool:
+        return self._pixels is not None or self._levels is not None or self._scratch_values is not None
+
+    def drop_work_buffers(self) -> None:
+        """Keep the pixels, drop what filling them takes (12 of the 16 bytes a value) until the next fill."""
+        self._levels = self._scratch_values = None
+
+    def release(self) -> None:
+        """Drop the buffers (a QImage wrapping ``pixels`` must be dropped first); fill() makes them again."""
+        self._pixels = self._flat = self._levels = self._scratch_values = None
 
     # --- layout -------------------------------------------------------------------------------------
     def _runs(self) -> list[tuple[Rect, Rect]]:
@@ -142,7 +178,8 @@ class Mosaic:
     def set_colors(self, table) -> None:
         """256 ARGB colours: 0..253 the colour map, 254 the frame, 255 the gap."""
         self.lut[:] = np.asarray(table, dtype=np.uint32)
-        self._paint()
+        if self._pixels is not None and self._levels is not None:  # else: coloured when next filled
+            self._paint()
 
     @property
     def frame_rgba(self) -> int:
@@ -153,10 +190,12 @@ class Mosaic:
         return int(self.lut[GAP_INDEX])
 
     def _paint(self) -> None:
+        self.pixels  # noqa: B018 - made if released
         np.take(self.lut, self.levels, out=self._flat, mode="clip")
 
     def paint_levels(self, levels: np.ndarray) -> None:
         """Colour levels worked out elsewhere (a LevelBatch); ``self.levels`` does not follow them."""
+        self.pixels  # noqa: B018 - made if released
         np.take(self.lut, levels, out=self._flat, mode="clip")
 
     def fill(self, values: np.ndarray | None, signed: bool, scale: float | None = None) -> float:
