@@ -460,8 +460,9 @@ def test_slice_keeps_the_field_only_while_the_image_axes_are_whole():
 
 
 def test_split_sizes_from_attribute_input_or_count():
-    assert s.split(call("Split", X, opset=11, outputs=2, axis=1, split=[2, 1])).shapes == \
-        [[1, 2, 8, 8], [1, 1, 8, 8]]
+    # [1, 2], not the [2, 1] equal parts would give.
+    assert s.split(call("Split", X, opset=11, outputs=2, axis=1, split=[1, 2])).shapes == \
+        [[1, 1, 8, 8], [1, 2, 8, 8]]
     out = s.split(call("Split", X, i64(5, 3), outputs=2, axis=-1))
     assert out.shapes == [[1, 3, 8, 5], [1, 3, 8, 3]] and out.hyper == {"axis": 3}
     assert out.formula == "split axis 3: 8 = 5 + 3"
@@ -625,3 +626,64 @@ def test_fold_transpose_and_concat_use_the_rule_s_hyper():
     assert s.fold_transpose(None, [a], out)[0].tolist() == [[0, 3], [1, 4], [2, 5]]
     out = s.concat(call("Concat", a, None, a, axis=-1))
     assert s.fold_concat(None, [a, None, a], out)[0].tolist() == [[0, 1, 2, 0, 1, 2], [3, 4, 5, 3, 4, 5]]
+
+
+def test_resize_11_reads_scales_after_roi():
+    # Opset 11 is the first with (X, roi, scales, sizes); opset 10 reads input 2 as the scales.
+    scales = np.array([1, 1, 2, 3], np.float32)
+    assert s.resize(call("Resize", X, np.zeros(0, np.float32), scales, opset=11)).shapes == [[1, 3, 16, 24]]
+    assert s.resize(call("Resize", X, scales, opset=10)).shapes == [[1, 3, 16, 24]]
+
+
+def test_resize_mode_left_out_is_nearest():
+    c = call("Resize", X, None, np.array([1, 1, 2, 2], np.float32))
+    c.attrs.pop("mode", None)
+    out = s.resize(c)
+    assert out.hyper == {"mode": "nearest"} and out.formula.startswith("resize (nearest, ")
+
+
+def test_split_num_outputs_must_match_the_outputs():
+    # num_outputs 2 on a node with 3 outputs: 8 in two parts is [4, 4], one part short.
+    assert error(s.split, call("Split", X, opset=18, outputs=3, axis=2, num_outputs=2)) == "cannot split 8 into [4, 4]"
+
+
+def test_concat_of_one_input():
+    assert s.concat(call("Concat", X, axis=1)).shapes == [X]
+
+
+def test_shape_before_opset_15_is_all_of_it():
+    out = s.shape_of(call("Shape", X, opset=13))
+    assert out.shapes == [[4]] and out.formula == "the shape of the input, [1, 3, 8, 8]"
+    assert s.fold_shape_of(call("Shape", X, opset=13), [None], out)[0].tolist() == [1, 3, 8, 8]
+
+
+def test_depth_and_space_give_whole_numbers():
+    for out in (s.depth_to_space(call("DepthToSpace", [1, 8, 4, 4], blocksize=2)),
+                s.space_to_depth(call("SpaceToDepth", [1, 2, 4, 6], blocksize=2))):
+        assert all(type(d) is int for d in out.shapes[0]) and out.hyper == {"blocksize": 2}
+    assert error(s.depth_to_space, call("DepthToSpace", [1, 8], blocksize=2)) == \
+        "8 channels cannot be spread into 2×2 blocks"
+
+
+def test_fold_slice_of_opset_1_without_axes():
+    c = call("Slice", [2, 4], opset=1, starts=[1, 1], ends=[2, 3])
+    v = [np.arange(8.0).reshape(2, 4)]
+    assert s.fold_slice(c, v, s.slice_op(c))[0].tolist() == [[5.0, 6.0]]
+
+
+def test_gather_result_of_two_axes_hides_the_batch():
+    assert s.gather(call("Gather", [1, 3, 5], np.array(1, np.int64), axis=1)).formula == \
+        "pick one of 3 along axis 1 → 5"
+
+
+def test_pad_on_some_axes_leaves_the_others_field():
+    # opset 18, axes [3]: only axis 3's start moves, by 2·1.
+    out = s.pad(call("Pad", with_rf(X), i64(2, 0), None, i64(3), opset=18))
+    assert out.rf == {2: RF[2], 3: (1, 3, 1, -2)}
+    assert out.formula == "axis 3: 8 + 2 + 0 = 10 → 3×8×10"
+    assert s.pad(call("Pad", X, i64(0, 0, 0, 0, 0, 0, 0, 3))).formula == "axis 3: 8 + 0 + 3 = 11 → 3×8×11"
+
+
+def test_squeeze_of_a_constant_shows_every_axis():
+    out = s.squeeze(call("Squeeze", np.zeros((1, 2, 3), np.float32), i64(0)))
+    assert out.formula == "drop size-1 axes: 1×2×3 → 2×3"
