@@ -216,3 +216,10 @@ def test_axes_formula_and_notes():
     assert notes([a, b, a, c]) == "n1; n2"
     assert notes([b]) == ""
     assert [r.size for r in run_axes(2, lambda i: a)] == [4, 4]
+
+
+def test_auto_pad_left_out_is_notset():
+    c = call("Conv", X, W, pads=[1, 0, 1, 0])
+    c.attrs.pop("auto_pad", None)
+    out = conv.conv(c)
+    assert out.shapes == [[1, 4, 8, 6]] and out.hyper["auto_pad"] == "NOTSET"
