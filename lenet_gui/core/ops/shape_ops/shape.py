@@ -84,7 +84,10 @@ def flatten(call: Call) -> Out:
     out = [prod(x[:axis]), prod(x[axis:])]
     kept = x[axis:]
     formula = f"flatten {dims(kept)} = {out[1]}" if len(kept) > 1 else f"flatten → {dims(out)}"
-    return Out([out], formula, {"axis": axis}, rf=rf_dense(call.ins[0]) if len(kept) > 1 else call.ins[0].rf)
+    # Keeping one axis still joins the ones before it, and the result has two axes:
+    # the input's field (keyed by its axes 2, 3) is regrouped, not handed on as is.
+    rf = rf_dense(call.ins[0]) if len(kept) > 1 else rf_regroup(call.ins[0], out)
+    return Out([out], formula, {"axis": axis}, rf=rf)
 
 
 def reshape(call: Call) -> Out:
