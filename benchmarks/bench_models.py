@@ -24,13 +24,12 @@ import os
 import sys
 import tempfile
 import textwrap
-import time
 from pathlib import Path
 
 import numpy as np
 
 from benchmarks import workload
-from benchmarks.bench_core import run_measured
+from benchmarks.bench_ui import _children
 from benchmarks.timing import Row, judge
 
 FIRST_WINDOW_RATIO_TARGET = 1.5  # × LeNet-5's first window
@@ -136,7 +135,7 @@ def _export(folder: Path) -> list[Path]:
 def model_files() -> tuple[list[Path], str]:
     folder = os.environ.get("LENET_GUI_BENCH_MODELS")
     if folder and sorted(Path(folder).glob("*.onnx")):
-        return sorted(Path(folder).glob("*.onnx")), f"the models in LENET_GUI_BENCH_MODELS"
+        return sorted(Path(folder).glob("*.onnx")), "the models in LENET_GUI_BENCH_MODELS"
     try:
         import torch  # noqa: F401
         import torchvision  # noqa: F401
@@ -148,20 +147,8 @@ def model_files() -> tuple[list[Path], str]:
 
 
 def _child(model: str, runs: int) -> list[tuple[float, dict]]:
-    env = dict(os.environ)
-    env["QT_QPA_PLATFORM"] = "offscreen"
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    out = []
-    for i in range(runs + 1):
-        with tempfile.TemporaryDirectory(prefix="lenet-bench-settings-") as settings:
-            env["LENET_GUI_SETTINGS_DIR"] = settings
-            t0 = time.monotonic()
-            m = run_measured([sys.executable, "-c", CHILD, model, str(workload.PENDIGITS)], env=env)
-        if m.code != 0:
-            raise RuntimeError(f"the window child for {model} failed with exit code {m.code}: {m.stderr[-300:]}")
-        if i:  # the first run warms the file cache and writes the bytecode
-            out.append((t0, json.loads(m.stdout.strip().splitlines()[-1])))
-    return out
+    lines = _children(CHILD, runs, [model, str(workload.PENDIGITS)])
+    return [(t0, json.loads(line)) for t0, line in lines]
 
 
 def _summary(runs: list[tuple[float, dict]]) -> dict:

@@ -357,7 +357,7 @@ def _children(script: str, runs: int, args: list[str]) -> list[tuple[float, str]
             t0 = time.monotonic()
             m = run_measured([sys.executable, "-c", script, *args], env=env)
         if m.code != 0:
-            raise RuntimeError(f"a cold-start child failed with exit code {m.code}")
+            raise RuntimeError(f"a window child ({args[:1]}) failed with exit code {m.code}")
         if i:  # the first run writes the bytecode cache and warms the file cache
             out.append((t0, m.stdout.strip().splitlines()[-1]))
     return out

@@ -136,7 +136,6 @@ class ModelSession:
         self.memory_limit = memory_limit or budget.DEFAULT_LIMIT
         self.timeout = timeout
         self._timed = True  # see run()
-        self._plans: dict[frozenset, tuple] = {}  # see _fetch_plan()
         self._class_session = None  # see _scores_session()
         self._full_seconds = 0.0  # of the last full run
         self._class_session_lock = threading.Lock()
@@ -302,7 +301,8 @@ class ModelSession:
         if outputs is None:
             names, class_index, slots = self._output_names, self._class_index, self._activation_slots
         else:
-            names, class_index, slots = self._fetch_plan(outputs)
+            names, slots = self._fetch_plan(outputs)
+            class_index = 0
             if not slots and self._full_seconds > SCORES_SESSION_ABOVE_S:
                 session = self._scores_session()
         started = time.perf_counter()
@@ -323,7 +323,6 @@ class ModelSession:
         if outputs is None and self._slots_checked is False:  # once: drop outputs without a batch axis
             slots = self._activation_slots = [(n, i) for n, i in slots if values[i].ndim >= 1]
             self._slots_checked = True
-            self._plans.clear()
         # Views of the batch's first item: no copies (each run returns new arrays).
         if outputs is None:
             activations = {name: values[i][0] for name, i in slots}
@@ -347,18 +346,12 @@ class ModelSession:
                         self._class_session = self.session
         return self._class_session
 
-    def _fetch_plan(self, outputs) -> tuple[list[str], int, list[tuple[str, int]]]:
-        """Output names to fetch, the class scores' place among them, and (activation, place) pairs."""
-        key = outputs if isinstance(outputs, frozenset) else frozenset(outputs)
-        plan = self._plans.get(key)
-        if plan is None:
-            wanted = [n for n, _ in self._activation_slots if n in key and n != self.class_output.name]
-            names = [self.class_output.name, *wanted]
-            slots = [(n, i) for i, n in enumerate(names) if n in key]
-            plan = self._plans[key] = (names, 0, slots)
-            if len(self._plans) > 64:  # the rows in view change as the panel scrolls; keep the newest
-                self._plans.pop(next(iter(self._plans)))
-        return plan
+    def _fetch_plan(self, outputs) -> tuple[list[str], list[tuple[str, int]]]:
+        """The class scores and the wanted activations, in that order, and each activation's place."""
+        wanted = set(outputs)
+        names = [self.class_output.name]
+        names += [n for n, _ in self._activation_slots if n in wanted and n != names[0]]
+        return names, [(n, i) for i, n in enumerate(names) if n in wanted]
 
     _slots_checked = False
 
