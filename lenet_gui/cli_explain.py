@@ -146,7 +146,7 @@ def cmd_explain(args) -> int:
         result = session.run(prepared.tensor, prepared)
         if args.evidence:
             return _evidence(args, session, result, explain, format_evidence)
-        explainer = explain.Explainer(session.model, graph.analyze(session.model))
+        explainer = explain.Explainer(session.model, graph.analyze(session.model), session.weights)
         if args.layer == explain.PROBABILITIES and args.layer not in {explain.layer_id(x) for x in explainer.layers}:
             return _probability(args, explainer, result, format_explanation)
         name, note = resolve_layer(explainer, args.layer)

@@ -131,3 +131,47 @@ def deep_classifier(path, blocks=12, channels=8, size=28):
     onnx.checker.check_model(model)
     onnx.save_model(model, str(path))
     return path
+
+
+# big_weight_classifier's weights. BIG_HWIO: 9·9·16·64 = 82,944 values, above
+# weight_file.KEEP_FLOATS_UP_TO, stored as a Keras-style HWIO kernel; EDGE exactly at it.
+_BIG_RNG = np.random.default_rng(7)
+BIG_HWIO = _BIG_RNG.normal(size=(9, 9, 16, 64)).astype(np.float32) * 0.05
+SMALL = _BIG_RNG.normal(size=(16, 1, 3, 3)).astype(np.float32)
+FC = _BIG_RNG.normal(size=(64, 10)).astype(np.float32)
+EDGE = _BIG_RNG.normal(size=(65_536,)).astype(np.float32)
+
+
+def big_weight_classifier(path, *, transposed=True, external=False):
+    """12×12 image → 3×3 conv (16 maps) → 9×9 conv with a large kernel (64 maps) → pool → 10 scores.
+
+    ``transposed``: the large kernel is stored HWIO and transposed in the graph (the explainer
+    folds it); else stored OIHW as the conv's own initializer (it gets a kernel view)."""
+    if transposed:
+        big = [helper.make_node("Transpose", ["big_hwio"], ["big"], perm=[3, 2, 0, 1], name="to_oihw")]
+        stored = numpy_helper.from_array(BIG_HWIO, "big_hwio")
+    else:
+        big, stored = [], numpy_helper.from_array(np.ascontiguousarray(BIG_HWIO.transpose(3, 2, 0, 1)), "big")
+    nodes = [
+        helper.make_node("Conv", ["image", "small"], ["c1"], pads=[1, 1, 1, 1], name="conv1"),
+        *big,
+        helper.make_node("Conv", ["c1", "big"], ["c2"], pads=[4, 4, 4, 4], name="conv2"),
+        helper.make_node("Relu", ["c2"], ["r2"], name="relu2"),
+        helper.make_node("GlobalAveragePool", ["r2"], ["pool"], name="pool"),
+        helper.make_node("Flatten", ["pool"], ["flat"], name="flat"),
+        helper.make_node("MatMul", ["flat", "fc"], ["mm"], name="fc"),
+        helper.make_node("ReduceSum", ["edge"], ["edge_sum"], keepdims=0, name="edge_sum"),
+        helper.make_node("Add", ["mm", "edge_sum"], ["scores"], name="scores"),
+    ]
+    inits = [numpy_helper.from_array(SMALL, "small"), stored, numpy_helper.from_array(FC, "fc"),
+             numpy_helper.from_array(EDGE, "edge")]
+    graph = helper.make_graph(nodes, "big", [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 1, 12, 12])],
+                              [helper.make_tensor_value_info("scores", TensorProto.FLOAT, [1, 10])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    if external:
+        onnx.save_model(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
+                        location=path.name + ".data", size_threshold=0)
+    else:
+        onnx.save_model(model, str(path))
+    return path

@@ -424,7 +424,7 @@ def test_double_clicking_a_bar_explains_its_probability(seven, qtbot):
 def test_a_model_the_explainer_cannot_read_leaves_the_window_working(window, draw, qtbot, monkeypatch, tmp_path):
     from tests.helpers import tiny_classifier
 
-    def refuses(model, layers):
+    def refuses(model, layers, weights=None):
         raise ValueError("an op this explainer has never seen")
 
     import lenet_gui.core.explain as core_explain

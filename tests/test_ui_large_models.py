@@ -3,7 +3,8 @@
 import numpy as np
 
 from lenet_gui.ui import layer_panel as layer_panel_module
-from tests.helpers import deep_classifier
+from lenet_gui.ui.kernel_dialog import KernelDialog
+from tests.helpers import BIG_HWIO, big_weight_classifier, deep_classifier
 
 
 def _open_deep(make_window, tmp_path, qtbot, channels=8):
@@ -132,3 +133,19 @@ def test_a_large_overview_column_keeps_only_its_pixels(make_window, draw, tmp_pa
     assert big and small
     assert all(p.mosaic._levels is None and p.mosaic._pixels is not None for p in big)
     assert all(p.mosaic._levels is not None for p in small)
+
+
+def test_a_kernel_left_in_the_file_is_read_for_its_view_and_a_changed_file_is_said(make_window, tmp_path, qtbot):
+    path = big_weight_classifier(tmp_path / "big.onnx", transposed=False)
+    window = make_window(str(path))
+    qtbot.waitUntil(lambda: window.session is not None and window.session.path == path, timeout=20000)
+    assert window.session.weights.offloaded == 1
+    conv2 = next(layer for layer in window.layers if layer.op == "Conv" and layer.output == "c2")
+    dialog = window.show_kernels(conv2)
+    assert isinstance(dialog, KernelDialog)
+    np.testing.assert_array_equal(dialog.weights, BIG_HWIO.transpose(3, 2, 0, 1))
+    dialog.close()
+    path.write_bytes(path.read_bytes() + b"\0")  # re-exported meanwhile: another size
+    assert window.show_kernels(conv2) is None
+    assert "big.onnx changed on disk since it was opened" in window.last_message
+    assert window.statusBar().currentMessage() == window.last_message

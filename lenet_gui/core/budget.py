@@ -92,16 +92,14 @@ def _itemsize(elem_type: int) -> int:
         return 8
 
 
-def _element_types(model: onnx.ModelProto) -> dict[str, int]:
-    import onnx
+def _element_types(model: onnx.ModelProto, inferred: dict[str, int] | None = None) -> dict[str, int]:
+    """``inferred``: ``weight_file.inferred_types(model)``, when the caller has it already."""
+    from lenet_gui.core.weight_file import inferred_types
 
     types: dict[str, int] = {t.name: t.data_type for t in model.graph.initializer}
-    try:
-        inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False)
-        infos = list(inferred.graph.value_info)
-    except Exception:  # inference gives up on some models; then everything counts as float32
-        infos = []
-    for info in infos + list(model.graph.input) + list(model.graph.output):
+    # Where inference gives up, what it could not type counts as float32.
+    types.update((name, t) for name, t in (inferred_types(model) if inferred is None else inferred).items() if t)
+    for info in list(model.graph.input) + list(model.graph.output):
         if info.type.tensor_type.elem_type:
             types[info.name] = info.type.tensor_type.elem_type
     return types
@@ -112,11 +110,12 @@ def _node_label(layer) -> str:
 
 
 def footprint(model: onnx.ModelProto, image_input: str | None = None,
-              image_shape: tuple[int, ...] | None = None) -> Footprint:
+              image_shape: tuple[int, ...] | None = None, inferred: dict[str, int] | None = None) -> Footprint:
     """The footprint of one run, from the shape engine's sizes.
 
     ``image_shape`` fixes the image input's dimensions (height and width that
     the graph leaves open are known from the metadata) for the analysis only.
+    ``inferred``: the element types onnx infers (``weight_file.inferred_types``), if known.
     """
     import onnx
 
@@ -138,7 +137,7 @@ def footprint(model: onnx.ModelProto, image_input: str | None = None,
     finally:
         if saved is not None:
             info.type.CopyFrom(saved)
-    types = _element_types(model)
+    types = _element_types(model, inferred)
     weights = sum(math.prod(t.dims) * _itemsize(t.data_type) for t in model.graph.initializer)
     tensors: list[Tensor] = []
     for info in model.graph.input:

@@ -19,11 +19,12 @@ import onnx
 from onnx import numpy_helper
 
 from lenet_gui.core import arithmetic, graph, ops
-from lenet_gui.core.errors import LenetGuiError
+from lenet_gui.core.errors import LenetGuiError, ModelError
 # The explain API: evidence is importable from here too.
 from lenet_gui.core.evidence import background_tensor, evidence, evidence_all, logits_only, occlusion_grid
 from lenet_gui.core.explain_context import ExplainContext, ExplainError, NotExplained, Source, opset, shape_text
 from lenet_gui.core.explanation import PROBABILITIES, Explanation, Step, Term, layer_id
+from lenet_gui.core.weight_file import WeightFile
 
 # The app's probability bars, explained by ``Explainer.explain_probability``.
 
@@ -40,8 +41,10 @@ def explain_rules() -> dict[str, Any]:
 class Explainer:
     """Explains units of one model's layers; build once per model, call per run."""
 
-    def __init__(self, model: onnx.ModelProto, layers: list[graph.Layer]):
+    def __init__(self, model: onnx.ModelProto, layers: list[graph.Layer], weights: WeightFile | None = None):
+        """``weights``: reads the initializers a session left in the model's file (``ModelSession.weights``)."""
         self.model = model
+        self.weights = weights or WeightFile()
         self.layers = layers
         self.rules = explain_rules()
         order = graph.topological_order(model.graph)
@@ -245,8 +248,8 @@ class Explainer:
         value = None
         if name in self._initializers:
             try:
-                value = numpy_helper.to_array(self._initializers[name]).astype(np.float64)
-            except (ValueError, TypeError):
+                value = self.weights.array(self._initializers[name]).astype(np.float64)
+            except (ValueError, TypeError, ModelError):  # unreadable, or its file changed since it was opened
                 value = None
         else:
             if self._folded is None:
@@ -271,8 +274,14 @@ class Explainer:
         names = [o for n in nodes for o in n.output if o]
         if not names:
             return {}
+        used = {i for n in nodes for i in n.input}
+        try:
+            weights = [numpy_helper.from_array(self.weights.array(t), t.name)
+                       for t in self.model.graph.initializer if t.name in used]
+        except (ValueError, TypeError, ModelError):
+            return {}
         g = onnx.helper.make_graph(nodes, "weights", [], [onnx.helper.make_empty_tensor_value_info(o) for o in names],
-                                   list(self.model.graph.initializer))
+                                   weights)
         folded = onnx.helper.make_model(g, opset_imports=list(self.model.opset_import))
         try:
             values = ReferenceEvaluator(folded).run(names, {})

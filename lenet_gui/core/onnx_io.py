@@ -15,11 +15,12 @@ from lenet_gui.core.runtime import check_model_file, default_model_path  # noqa:
 DEFAULT_MODEL_NAME = "lenet5.onnx"  # in lenet_gui/models; see runtime.default_model_path
 
 
-def load_model(path: str | os.PathLike, max_bytes: int | None = None) -> onnx.ModelProto:
+def load_model(path: str | os.PathLike, max_bytes: int | None = None, external: dict | None = None) -> onnx.ModelProto:
     """Load an ONNX model, with weights from external data files next to it.
 
     Raises ModelError with a one-line message for a missing, unreadable, corrupt
-    or non-ONNX file.
+    or non-ONNX file. ``external``, when given, receives where each external tensor's bytes
+    are (``weight_file.external_spans``), for leaving them there later.
     """
     path = Path(path)
     size = check_model_file(path)
@@ -30,6 +31,10 @@ def load_model(path: str | os.PathLike, max_bytes: int | None = None) -> onnx.Mo
         # External data is read only after every location is checked (external_data.py).
         model = onnx.load(str(path), load_external_data=False)
         if check_external_data(model, path, max_bytes):
+            if external is not None:
+                from lenet_gui.core.weight_file import external_spans
+
+                external.update(external_spans(model, path.parent))
             onnx.load_external_data_for_model(model, str(path.parent))
     except ModelError:
         raise

@@ -35,6 +35,7 @@ from lenet_gui.core.graph import topological_order
 from lenet_gui.core.onnx_io import default_model_path, load_model
 from lenet_gui.core.preprocess import InputSpec
 from lenet_gui.core.runtime import spec_from_meta
+from lenet_gui.core.weight_file import WeightFile, inferred_types
 
 PROVIDERS = ("auto", "cpu", "cuda")
 ORT_NAMES = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
@@ -46,6 +47,11 @@ NOT_ACTIVATIONS = ops.not_activations()  # Constant, Shape, Size, ConstantOfShap
 BATCH_BYTES = 64 * 2**20
 # A full run slower than this: class-scores-only runs get a session of their own (see above).
 SCORES_SESSION_ABOVE_S = 0.1
+# Above this much activation memory per run, onnxruntime's CPU arena is off: the arena keeps
+# the largest run's buffers for the session's life (ResNet-18: 50 MB beyond the result the
+# window holds), and a model this large spends its time in the kernels, not in malloc. The
+# window gives the freed pages back after each full result (MainWindow._show_result).
+ARENA_UP_TO_BYTES = 8 * 2**20
 
 ort.set_default_logger_severity(4)  # onnxruntime's own log is not for end users; failures become messages
 
@@ -139,22 +145,28 @@ class ModelSession:
         self._class_session = None  # see _scores_session()
         self._full_seconds = 0.0  # of the last full run
         self._class_session_lock = threading.Lock()
-        self.model = load_model(self.path, max_bytes=self.memory_limit)
+        external: dict = {}
+        self.model = load_model(self.path, max_bytes=self.memory_limit, external=external)
         self.meta = {p.key: p.value for p in self.model.metadata_props}
         model_check.check_metadata(self.meta, self.path.name)
         self._find_io()
         model_check.check_overrides(spec_overrides or {})
         self.spec = spec_from_model(self.model, self.image_input).with_overrides(**(spec_overrides or {}))
-        self.footprint = budget.footprint(self.model, self.image_input.name, self.spec.tensor_shape(self.spec.batch or 1))
+        inferred = inferred_types(self.model)  # once: the footprint and the activations both need it
+        self.footprint = budget.footprint(self.model, self.image_input.name, self.spec.tensor_shape(self.spec.batch or 1),
+                                          inferred)
         budget.check(self.footprint, self.memory_limit, self.path.name)
         model_check.check_spec(self.spec, self.path.name)
         self._own_outputs = len(self.model.graph.output)  # the file's own; the rest are added below
-        self.activation_names = self._expose_activations()
+        self.activation_names = self._expose_activations(inferred)
         self.warning: str | None = None
         self.session = self._create_session(provider, threads)
         # onnxruntime has its own copy now: ``model`` goes back to the file's own graph, the one the
         # window analyses, explains and takes kernels from (no second copy of the weights for that).
         del self.model.graph.output[self._own_outputs:]
+        # ... and its large weights stay in the file until a kernel view or an explanation asks.
+        self.model, self.weights = WeightFile.offload(self.model, self.path, external)
+        self._find_io()  # the inputs and outputs of the new, smaller model: the old one goes
         self.labels = self._labels()
         memory.release_free_memory()  # the serialised copies and the analysis' temporaries
 
@@ -187,14 +199,12 @@ class ModelSession:
         producer = {o: n for n in graph.node for o in n.output}.get(self.class_output.name)
         self.outputs_are_probabilities = producer is not None and producer.op_type == "Softmax"
 
-    def _expose_activations(self) -> list[str]:
-        """Make every image-dependent float tensor a graph output; returns their names in order."""
+    def _expose_activations(self, inferred: dict[str, int]) -> list[str]:
+        """Make every image-dependent float tensor a graph output; returns their names in order.
+
+        ``inferred``: element types by tensor name (``weight_file.inferred_types``)."""
         graph = self.model.graph
-        try:
-            inferred = onnx.shape_inference.infer_shapes(self.model, strict_mode=False)
-            types = {v.name: v.type.tensor_type.elem_type for v in inferred.graph.value_info}
-        except Exception:
-            types = {}
+        types = dict(inferred)
         for o in graph.output:
             types[o.name] = o.type.tensor_type.elem_type
         depends = {self.image_input.name}
@@ -230,6 +240,8 @@ class ModelSession:
             opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 4
+        if self.large_runs:
+            opts.enable_cpu_mem_arena = False
         wanted = ["cuda", "cpu"] if provider in ("auto", "cuda") else ["cpu"]
         if provider == "cuda" and not info["cuda"].available:
             self.warning = f"CUDA is not available ({info['cuda'].reason}); running on the CPU"
@@ -268,7 +280,17 @@ class ModelSession:
             # On the CPU: CUDA reserves more address space than the worker's limit allows.
             return safe_run.WorkerSession(payload, [ORT_NAMES["cpu"]], opts.intra_op_num_threads, self.memory_limit,
                                           self.path.name)
-        return ort.InferenceSession(payload, opts, providers=providers)
+        session = ort.InferenceSession(payload, opts, providers=providers)
+        if session.get_providers() == [ORT_NAMES["cpu"]]:
+            # onnxruntime's Python class keeps the serialised model (the weights again) only to
+            # re-create a CUDA session on the CPU after a failed run; a CPU session never does.
+            session._model_bytes = None
+        return session
+
+    @property
+    def large_runs(self) -> bool:
+        """A run's activations are large (over ARENA_UP_TO_BYTES): memory is given back after each."""
+        return self.footprint.per_image > ARENA_UP_TO_BYTES
 
     @property
     def provider(self) -> str:
@@ -339,7 +361,8 @@ class ModelSession:
         if self._class_session is None:
             with self._class_session_lock:
                 if self._class_session is None:
-                    payload = self.model.SerializeToString()  # the file's own graph (see __init__)
+                    # The file's own graph (see __init__), with the weights left in the file put back.
+                    payload = self.weights.restored(self.model).SerializeToString()
                     try:
                         self._class_session = self._open(payload, self._options, self.session.get_providers())
                     except Exception:  # the full session can do it, only slower

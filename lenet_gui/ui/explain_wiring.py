@@ -125,7 +125,7 @@ class ExplainFeature(QObject):
                 from lenet_gui.core.onnx_io import load_model
 
                 model = load_model(session.path)
-            self.explainer = Explainer(model, layers)
+            self.explainer = Explainer(model, layers, getattr(session, "weights", None))
         except Exception as exc:  # a model the explainer cannot read: the rest of the window still works
             self.explainer = None
             problem = (str(exc).splitlines()[0] if str(exc) else type(exc).__name__)[:160]

@@ -315,7 +315,7 @@ class MainWindow(QMainWindow):
         self.session = session
         self.layers = layers
         self.controller.set_session(session)
-        self._kernels = self._conv_kernels(original, layers)
+        self._kernels = self._conv_kernels(original, layers, session.weights)
         memory.release_free_memory()  # the analysis and the test runs' temporaries
         self._titles = self._titles_for(layers)
         self.network_input.set_input_size(spec.height, spec.width, spec.field if spec.field < min(spec.height, spec.width) else None)
@@ -347,11 +347,12 @@ class MainWindow(QMainWindow):
         return {layer.index: names[layer.index].title(layer) for layer in layers}
 
     @staticmethod
-    def _conv_kernels(model, layers) -> dict[int, tuple]:
+    def _conv_kernels(model, layers, weight_file) -> dict[int, tuple]:
         """Every 2-D convolution whose weights are stored in the file: layer index → (weights, bias) tensors.
 
-        The tensors stay protobuf until a kernel view asks (``_kernel_arrays``): a copy of every
-        weight as numpy would add the model's size again to the window's memory."""
+        The tensors stay protobuf, or in the file (``weight_file``, see ``ModelSession.weights``), until
+        a kernel view asks (``_kernel_arrays``): a copy of every weight as numpy would add the
+        model's size again to the window's memory."""
         from onnx import TensorProto
 
         initializers = {t.name: t for t in model.graph.initializer}
@@ -360,19 +361,19 @@ class MainWindow(QMainWindow):
             if layer.op != "Conv" or len(layer.inputs) < 2 or layer.inputs[1] not in initializers:
                 continue
             weights = initializers[layer.inputs[1]]
-            if len(weights.dims) != 4 or weights.data_location == TensorProto.EXTERNAL:
+            if len(weights.dims) != 4 or weights.data_location == TensorProto.EXTERNAL and not weight_file.holds(weights):
                 continue
             bias = initializers.get(layer.inputs[2]) if len(layer.inputs) > 2 else None
-            kernels[layer.index] = (weights, bias)
+            kernels[layer.index] = (weights, bias, weight_file)
         return kernels
 
     @staticmethod
     def _kernel_arrays(tensors) -> tuple[np.ndarray, np.ndarray | None] | None:
-        from onnx import numpy_helper
-
-        weights, bias = tensors
+        weights, bias, weight_file = tensors
         try:
-            return numpy_helper.to_array(weights), None if bias is None else numpy_helper.to_array(bias)
+            return weight_file.array(weights), None if bias is None else weight_file.array(bias)
+        except LenetGuiError:  # the file changed on disk since it was opened: the caller says so
+            raise
         except Exception:  # external data that is not there: no kernels to show
             return None
 
@@ -515,6 +516,9 @@ class MainWindow(QMainWindow):
             self._feed_map_dialog(result)
         if result is not None:
             self._show_timing(result)
+        if getattr(self.session, "large_runs", False):
+            # The run before this one is dropped now; its megabytes go back to the system.
+            memory.release_free_memory()
         self.resultShown.emit(result)
 
     def _show_timing(self, result) -> None:
@@ -607,7 +611,11 @@ class MainWindow(QMainWindow):
         dialog.set_activation(activation, view)
 
     def show_kernels(self, layer) -> KernelDialog | None:
-        arrays = self._kernel_arrays(self._kernels[layer.index]) if layer.index in self._kernels else None
+        try:
+            arrays = self._kernel_arrays(self._kernels[layer.index]) if layer.index in self._kernels else None
+        except LenetGuiError as exc:
+            self.show_warning(str(exc))
+            return None
         if arrays is None:
             return None
         weights, bias = arrays

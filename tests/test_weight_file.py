@@ -1,0 +1,166 @@
+"""Large weights left in the model file: found at the right bytes, read back exactly, never stale."""
+
+import os
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from lenet_gui.core import graph
+from lenet_gui.core.errors import ModelError
+from lenet_gui.core.explain import Explainer
+from lenet_gui.core.session import ModelSession
+from lenet_gui.core.weight_file import KEEP_FLOATS_UP_TO, WeightFile, external_spans, raw_data_spans
+from tests.helpers import BIG_HWIO, EDGE, FC, SMALL, big_weight_classifier
+
+RNG = np.random.default_rng(8)
+
+
+@pytest.fixture
+def model_file(tmp_path):
+    return big_weight_classifier(tmp_path / "big.onnx")
+
+
+def _logits(model_or_path, x):
+    source = model_or_path if isinstance(model_or_path, str) else model_or_path.SerializeToString()
+    s = ort.InferenceSession(source, providers=["CPUExecutionProvider"])
+    return s.run(["scores"], {"image": x})[0]
+
+
+def test_spans_point_at_each_initializers_bytes(model_file):
+    spans = raw_data_spans(model_file)
+    data = model_file.read_bytes()
+    assert set(spans) == {"small", "big_hwio", "fc", "edge"}
+    for name, array in (("small", SMALL), ("big_hwio", BIG_HWIO), ("fc", FC), ("edge", EDGE)):
+        offset, length = spans[name]
+        assert length == array.nbytes
+        assert data[offset:offset + length] == array.tobytes()
+
+
+def test_only_large_float_weights_leave_memory_and_read_back_exactly(model_file):
+    model = onnx.load(str(model_file))
+    size = model.ByteSize()
+    assert EDGE.size == KEEP_FLOATS_UP_TO and BIG_HWIO.size > KEEP_FLOATS_UP_TO
+    small_model, weights = WeightFile.offload(model, model_file)
+    tensors = {t.name: t for t in small_model.graph.initializer}
+    assert weights.offloaded == 1 and weights.holds(tensors["big_hwio"])
+    assert tensors["big_hwio"].data_location == TensorProto.EXTERNAL and not tensors["big_hwio"].raw_data
+    for name in ("small", "fc", "edge"):  # the edge tensor is exactly at the limit: kept
+        assert tensors[name].data_location == TensorProto.DEFAULT and not weights.holds(tensors[name])
+    np.testing.assert_array_equal(weights.array(tensors["big_hwio"]), BIG_HWIO)
+    np.testing.assert_array_equal(weights.array(tensors["edge"]), EDGE)
+    # Reading does not put the weights back into the model.
+    assert not tensors["big_hwio"].raw_data
+    assert small_model.ByteSize() < size - BIG_HWIO.nbytes + 1024
+
+
+def test_restored_model_runs_as_the_file_does(model_file):
+    model = onnx.load(str(model_file))
+    small_model, weights = WeightFile.offload(model, model_file)
+    x = RNG.normal(size=(1, 1, 12, 12)).astype(np.float32)
+    restored = weights.restored(small_model)
+    np.testing.assert_array_equal(_logits(restored, x), _logits(str(model_file), x))
+    assert small_model.graph.initializer[1].data_location == TensorProto.EXTERNAL  # the copy, not the original
+
+
+def test_a_changed_file_is_never_read_at_the_old_offsets(model_file):
+    small_model, weights = WeightFile.offload(onnx.load(str(model_file)), model_file)
+    big = next(t for t in small_model.graph.initializer if t.name == "big_hwio")
+    st = os.stat(model_file)
+    os.utime(model_file, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    with pytest.raises(ModelError, match="changed on disk since it was opened"):
+        weights.array(big)
+    model_file.unlink()
+    with pytest.raises(ModelError, match="can no longer be read"):
+        weights.array(big)
+
+
+def test_bytes_that_differ_from_the_file_stay_in_memory(model_file):
+    model = onnx.load(str(model_file))
+    edited = BIG_HWIO.copy()
+    edited[0, 0, 0, 0] += 1
+    big = next(t for t in model.graph.initializer if t.name == "big_hwio")
+    big.raw_data = edited.tobytes()
+    small_model, weights = WeightFile.offload(model, model_file)
+    assert weights.offloaded == 0
+    kept = next(t for t in small_model.graph.initializer if t.name == "big_hwio")
+    np.testing.assert_array_equal(numpy_helper.to_array(kept), edited)
+
+
+def test_a_file_that_is_not_plain_protobuf_keeps_everything_in_memory(model_file, tmp_path):
+    model = onnx.load(str(model_file))
+    model_file.write_bytes(b"\x3a\xff\xff\xff\xff\x0f")  # a graph field longer than the file
+    small_model, weights = WeightFile.offload(model, model_file)
+    assert weights.offloaded == 0 and small_model is model
+    with pytest.raises((ValueError, IndexError)):
+        raw_data_spans(model_file)
+
+
+def test_external_data_stays_in_its_own_file(tmp_path):
+    path = big_weight_classifier(tmp_path / "ext.onnx", external=True)
+    spans = external_spans(onnx.load(str(path), load_external_data=False), tmp_path)
+    assert {s.path.name for s in spans.values()} == {"ext.onnx.data"}
+    session = ModelSession(path, provider="cpu")
+    big = next(t for t in session.model.graph.initializer if t.name == "big_hwio")
+    assert session.weights.holds(big) and session.weights.offloaded == 1
+    np.testing.assert_array_equal(session.weights.array(big), BIG_HWIO)
+
+
+def test_session_explains_and_scores_with_weights_left_in_the_file(model_file):
+    session = ModelSession(model_file, provider="cpu")
+    assert session.weights.offloaded == 1
+    assert not any(t.raw_data for t in session.model.graph.initializer if t.name == "big_hwio")
+    x = RNG.normal(size=(1, 1, 12, 12)).astype(np.float32)
+    result = session.run(x)
+    np.testing.assert_allclose(result.logits, _logits(str(model_file), x)[0], rtol=1e-6)
+    # The second, class-scores-only session is built from the restored graph.
+    scores = session._scores_session()
+    assert scores is not session.session
+    np.testing.assert_array_equal(scores.run(["scores"], {"image": x})[0], _logits(str(model_file), x))
+    # A unit of conv2 explained from the folded, file-read kernel: its sum is onnxruntime's value.
+    explainer = Explainer(session.model, graph.analyze(session.model), session.weights)
+    layer = next(layer for layer in explainer.layers if layer.op == "Conv" and layer.output == "c2")
+    e = explainer.explain(result, layer.name, (5, 4, 7))
+    assert e.explained and e.agrees
+    assert e.runtime_value == pytest.approx(float(result.activations["c2"][5, 4, 7]))
+    c1 = result.activations["c1"]
+    padded = np.pad(c1, ((0, 0), (4, 4), (4, 4)))
+    by_hand = float((padded[:, 4:13, 7:16] * BIG_HWIO.transpose(3, 2, 0, 1)[5]).sum())
+    assert e.value == pytest.approx(by_hand, rel=1e-4)
+    # Without the weight file the kernel cannot be read: that unit is not explained.
+    blind = Explainer(session.model, graph.analyze(session.model))
+    assert not blind.explain(result, layer.name, (5, 4, 7)).explained
+
+
+def _wide_model(path, channels):
+    """224×224×3 → 1×1 conv to ``channels`` maps → pool → 10 scores: ``channels``·200 KB per run."""
+    w = RNG.normal(size=(channels, 3, 1, 1)).astype(np.float32)
+    fc = RNG.normal(size=(channels, 10)).astype(np.float32)
+    nodes = [helper.make_node("Conv", ["image", "w"], ["c"]), helper.make_node("GlobalAveragePool", ["c"], ["p"]),
+             helper.make_node("Flatten", ["p"], ["f"]), helper.make_node("MatMul", ["f", "fc"], ["scores"])]
+    g = helper.make_graph(nodes, "wide", [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, 224, 224])],
+                          [helper.make_tensor_value_info("scores", TensorProto.FLOAT, [1, 10])],
+                          [numpy_helper.from_array(w, "w"), numpy_helper.from_array(fc, "fc")])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save_model(model, str(path))
+    return path
+
+
+def test_the_arena_is_off_only_for_runs_over_the_limit(tmp_path):
+    # 40 maps of 224×224 floats: 8.0 MB for the conv, 8.6 MB per run with the input: over 8 MiB.
+    large = ModelSession(_wide_model(tmp_path / "large.onnx", 40), provider="cpu")
+    assert large.large_runs and not large._options.enable_cpu_mem_arena
+    # 36 maps: 7.2 MB for the conv, 7.8 MB per run: under.
+    small = ModelSession(_wide_model(tmp_path / "small.onnx", 36), provider="cpu")
+    assert not small.large_runs and small._options.enable_cpu_mem_arena
+    x = RNG.normal(size=(1, 3, 224, 224)).astype(np.float32)
+    np.testing.assert_allclose(large.run(x).logits, _logits(str(tmp_path / "large.onnx"), x)[0], rtol=1e-5)
+
+
+def test_a_cpu_session_drops_its_copy_of_the_file():
+    lenet = ModelSession(provider="cpu")
+    assert lenet.session._model_bytes is None  # a CPU session never re-creates itself
+    assert lenet.weights.offloaded == 0  # LeNet-5's largest weight, 48,000 values, stays in memory
