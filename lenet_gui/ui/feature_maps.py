@@ -78,7 +78,9 @@ class ActivationMaps(QWidget):
         self._stale = True
         self._mosaic: Mosaic | None = None
         self._image: QImage | None = None  # wraps the mosaic's pixels: keep both alive together
-        self._runs: list[tuple[QRect, QRect]] = []  # (widget rect, image rect) per drawImage
+        # (widget rect, image rect) per drawImage; None: worked out when next painted (a row in a
+        # closed block, never): a 512-map layer has 512 of them, and each relayout makes new ones.
+        self._runs: list[tuple[QRect, QRect]] | None = []
         self._gap_rects: list[QRect] = []
         self._values_rect = QRect()
         self._underlay: QPixmap | None = None  # background, frames and gaps: they change only with the layout
@@ -212,7 +214,7 @@ class ActivationMaps(QWidget):
         m = self._mosaic
         self._image = None  # made with the pixels, when first painted (see _qimage)
         origin = self._origin()
-        self._runs = [(QRect(*target).translated(origin), QRect(*source)) for target, source in m.runs]
+        self._runs, self._runs_origin = None, origin
         self._gap_rects = [QRect(*gap).translated(origin) for gap in m.gap_columns]
         self._values_rect = QRect(origin.x(), origin.y(), geometry.width, geometry.height)
         self._underlay = None
@@ -321,6 +323,9 @@ class ActivationMaps(QWidget):
         painter = QPainter(self)
         painter.drawPixmap(0, 0, self._underlay_pixmap())
         image = self._qimage()
+        if self._runs is None:
+            origin = self._runs_origin  # where the gaps and the values' rect were placed too
+            self._runs = [(QRect(*target).translated(origin), QRect(*source)) for target, source in self._mosaic.runs]
         for target, source in self._runs:
             painter.drawImage(target, image, source)  # nearest neighbour: no smooth transform hint
         m = self._mosaic

@@ -19,6 +19,7 @@ values, not to the number of screen pixels. No Qt here.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -99,8 +100,12 @@ class Mosaic:
         self._scratch_values: np.ndarray | None = None
         self.lut = np.full(256, 0xFF000000, dtype=np.uint32)  # set_colors replaces it
         self.low = math.nan  # the smallest value of the last fill that looked at its values
-        self.runs = self._runs()
         self.gap_columns = self._gap_columns()
+
+    @functools.cached_property
+    def runs(self) -> list[tuple[Rect, Rect]]:
+        """(screen rect, image rect) pairs; worked out when first drawn (a row in a closed block never is)."""
+        return self._runs()
 
     # --- buffers ------------------------------------------------------------------------------------
     @property
@@ -147,8 +152,12 @@ class Mosaic:
                 # Each cell takes its pitch (cell and gap): a whole-number zoom; the gaps are painted over.
                 runs.append(((0, line * g.pitch_y, n * g.pitch_x, g.zoom_y), (0, line, n, 1)))
             return runs
+        # tile_rect's arithmetic, with the geometry read once: a 512-map layer has 512 runs.
+        px, py, frame, cols = g.pitch_x, g.pitch_y, g.frame, g.cols
+        w, h, tile_w, tile_h = g.tile_w * g.zoom_x, g.tile_h * g.zoom_y, g.tile_w, g.tile_h
         for tile in range(g.count):
-            runs.append((self.tile_rect(tile), (0, tile * g.tile_h, g.tile_w, g.tile_h)))
+            row, col = divmod(tile, cols)
+            runs.append(((col * px + frame, row * py + frame, w, h), (0, tile * tile_h, tile_w, tile_h)))
         return runs
 
     def _gap_columns(self) -> list[Rect]:
@@ -168,11 +177,9 @@ class Mosaic:
         g = self.geometry
         if not g.frame:
             return []
-        out = []
-        for tile in range(g.count):
-            x, y, w, h = self.tile_rect(tile)
-            out.append((x - g.frame, y - g.frame, w + 2 * g.frame, h + 2 * g.frame))
-        return out
+        px, py, cols = g.pitch_x, g.pitch_y, g.cols
+        w, h = g.framed_w, g.framed_h
+        return [((tile % cols) * px, (tile // cols) * py, w, h) for tile in range(g.count)]
 
     # --- colours and values ------------------------------------------------------------------------------
     def set_colors(self, table) -> None:

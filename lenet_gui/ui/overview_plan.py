@@ -26,6 +26,8 @@ if TYPE_CHECKING:  # graph imports onnx, which the window loads after its first 
 
 import math
 from dataclasses import dataclass, field
+
+import numpy as np
 from typing import Callable
 
 from lenet_gui.ui import layer_text
@@ -125,15 +127,18 @@ def _size_maps(column: Column, height: int, max_width: int, min_tile: int) -> bo
     longest = max(column.tile_h, column.tile_w)
     best = None
     count = column.count
+    cap = min(MAX_TILE, max(longest * 4, min_tile))
     while count >= 1:
-        for cols in range(1, count + 1):
-            rows = math.ceil(count / cols)
-            by_height = (height - (rows - 1) * TILE_GAP) / (rows * column.tile_h) * longest
-            by_width = (max_width - (cols - 1) * TILE_GAP) / (cols * column.tile_w) * longest
-            cell = int(min(by_height, by_width, MAX_TILE, max(longest * 4, min_tile)))
-            if cell >= min_tile and (best is None or cell > best[0]):
-                best = (cell, cols, count)
-        if best is not None:
+        # Every grid width at once (a 512-map layer: 512 of them): the cell each allows, and
+        # the narrowest grid with the largest cell.
+        cols = np.arange(1, count + 1)
+        rows = -(-count // cols)
+        by_height = (height - (rows - 1) * TILE_GAP) / (rows * column.tile_h) * longest
+        by_width = (max_width - (cols - 1) * TILE_GAP) / (cols * column.tile_w) * longest
+        cells = np.trunc(np.minimum(np.minimum(by_height, by_width), cap))
+        first = int(np.argmax(cells))
+        if cells[first] >= min_tile:
+            best = (int(cells[first]), first + 1, count)
             break
         count = count // 2  # too many to show: the first half, and say so
     if best is None:
