@@ -121,18 +121,44 @@ def test_a_released_mosaic_is_made_again_with_the_same_pixels():
     np.testing.assert_array_equal(mosaic.pixels, first)
 
 
-def test_a_large_overview_column_keeps_only_its_pixels(make_window, draw, tmp_path, qtbot):
-    from lenet_gui.ui import overview_canvas
+def test_large_pictures_keep_only_what_is_shown(make_window, draw, tmp_path, qtbot):
+    from lenet_gui.ui import mosaic
 
-    window = _open_deep(make_window, tmp_path, qtbot, channels=24)  # 24×64×64 values in the first columns
+    window = _open_deep(make_window, tmp_path, qtbot, channels=24)  # 24×64×64 values in the first layers
     draw(window.canvas, [(60, 40), (200, 40), (120, 250)])
     window.flush()
-    pictures = list(window.overview.canvas._pictures.values())
-    big = [p for p in pictures if p.mosaic.values > overview_canvas.KEEP_WORK_BUFFERS_UP_TO]
-    small = [p for p in pictures if p.mosaic.values <= overview_canvas.KEEP_WORK_BUFFERS_UP_TO]
-    assert big and small
-    assert all(p.mosaic._levels is None and p.mosaic._pixels is not None for p in big)
-    assert all(p.mosaic._levels is not None for p in small)
+    # The overview holds each map at most at the size it is drawn (a few times fewer pixels).
+    canvas = window.overview.canvas
+    reduced = 0
+    for i, pictures in canvas._pictures.items():
+        column = canvas.plan.columns[i]
+        if column.kind != "maps":
+            continue
+        shown_h, shown_w = column.tile_px
+        assert pictures.tile_h < 2 * shown_h and pictures.tile_w < 2 * shown_w
+        assert pictures.mosaic.values == column.count * pictures.tile_h * pictures.tile_w
+        reduced += pictures.tile_h < column.tile_h
+    assert reduced
+    # The panel's large rows keep their pixels but not the buffers that filling them takes.
+    window.layer_panel.set_all_expanded(True)
+    window.layer_panel.scroll.verticalScrollBar().setValue(0)
+    window.flush()
+    panel = window.layer_panel
+
+    def pictures_in_view():
+        rows = [row for row in panel.rows_in_view() if row.maps is not None]
+        for row in rows:
+            row.maps.set_fixed_scale(None)  # quantised by the row itself (not with the other rows)
+        panel.repaint()
+        return [row.maps.mosaic() for row in rows if row.maps.holds_pictures()]
+
+    big = [m for m in pictures_in_view() if m.values > mosaic.KEEP_WORK_BUFFERS_UP_TO]
+    assert big and all(m._levels is None and m._pixels is not None for m in big)
+    bar = panel.scroll.verticalScrollBar()
+    bar.setValue(bar.maximum())  # the last stages: 24×16×16 values a layer
+    window.flush()
+    small = [m for m in pictures_in_view() if m.values <= mosaic.KEEP_WORK_BUFFERS_UP_TO]
+    assert small and all(m._levels is not None for m in small)
 
 
 def test_a_kernel_left_in_the_file_is_read_for_its_view_and_a_changed_file_is_said(make_window, tmp_path, qtbot):

@@ -279,3 +279,32 @@ def test_selecting_a_map_far_down_a_tall_row_brings_that_map_into_view(make_wind
     assert viewport.rect().contains(centre)
     canvas.select(column, 0)
     assert viewport.rect().contains(row.maps.mapTo(viewport, row.maps.unit_center(0)))
+
+
+def test_large_maps_are_kept_at_the_size_they_are_shown_with_the_scale_of_every_value(qapp):
+    from PySide6.QtGui import QPalette
+
+    from lenet_gui.ui.overview_canvas import _Pictures
+
+    # 3 maps of 12×10 shown 4×3 pixels (cell 4): every 3rd row and every 3rd column are kept.
+    column = overview_plan.Column("maps", [], (3, 12, 10), count=3, total=3, tile_h=12, tile_w=10, cell=4)
+    assert column.tile_px == (4, 3)
+    pictures = _Pictures(column, signed=False)
+    assert (pictures.step_y, pictures.step_x) == (3, 3)
+    assert (pictures.tile_h, pictures.tile_w) == (4, 4)  # rows 0, 3, 6, 9; columns 0, 3, 6, 9
+    assert pictures.mosaic.values == 3 * 4 * 4  # not 3 × 12 × 10
+    values = np.zeros((3, 12, 10), np.float32)
+    values[1, 3, 6] = 2.0  # picked
+    values[2, 4, 4] = 8.0  # not picked, yet the brightest colour stands for it
+    palette = QPalette()
+    pictures.fill(values, palette)
+    levels = pictures.mosaic.levels.reshape(3, 4, 4)
+    # 2 of 8 on a 0..253 ramp: level 63; everything else 0.
+    assert levels[1, 1, 2] == int(2.0 * 253 / 8.0 + 0.5)
+    assert np.count_nonzero(levels) == 1
+    assert pictures.signed is False
+    # A negative value anywhere, picked or not, makes the map signed, as the layer panel's would be.
+    values[0, 1, 1] = -1.0
+    pictures.fill(values, palette)
+    assert pictures.signed is True
+    np.testing.assert_array_equal(pictures.values, values.reshape(-1))  # hover readouts use every value

@@ -28,7 +28,7 @@ from PySide6.QtGui import QColor, QImage, QPainter, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 from lenet_gui.ui import evidence_overlay, layer_text, theme
-from lenet_gui.ui.mosaic import Geometry, LevelBatch, Mosaic
+from lenet_gui.ui.mosaic import KEEP_WORK_BUFFERS_UP_TO, Geometry, LevelBatch, Mosaic
 
 MAX_TILES = 256  # a wide layer shows its first maps only
 MAX_UNITS = 8192
@@ -248,6 +248,7 @@ class ActivationMaps(QWidget):
             self._mosaic.paint_levels(self._levels)
             self._levels = None
             self._stale = False
+            self._drop_work_buffers_if_large()
             return
         if not self._stale or self._mosaic is None:
             return
@@ -257,6 +258,13 @@ class ActivationMaps(QWidget):
         if self._stale:  # it switched to the signed map: quantise again for it
             self._scale = self._mosaic.fill(self._values, self._signed, self._fixed_scale)
             self._stale = False
+        self._drop_work_buffers_if_large()
+
+    def _drop_work_buffers_if_large(self) -> None:
+        # A large layer keeps only its pixels between frames (4 bytes a value, not 16): new
+        # colours then quantise the values again (_apply_colors marks the maps stale).
+        if self._mosaic.values > KEEP_WORK_BUFFERS_UP_TO:
+            self._mosaic.drop_work_buffers()
 
     def _qimage(self) -> QImage:
         if self._image is None:

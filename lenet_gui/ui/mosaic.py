@@ -31,6 +31,9 @@ TOP_LEVEL = 253  # values use colour indexes 0..253
 LEVELS = TOP_LEVEL + 1
 
 Rect = tuple[int, int, int, int]  # x, y, width, height
+# A picture with more values than this keeps only its pixels between frames, not the buffers
+# that filling them takes (LeNet-5's largest layer has 4,704 values).
+KEEP_WORK_BUFFERS_UP_TO = 1 << 16
 
 
 @dataclass(frozen=True)

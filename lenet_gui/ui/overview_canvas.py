@@ -20,19 +20,19 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # graph imports onnx, which the window loads after its first paint
     from lenet_gui.core.graph import Layer
 
+import math
+
 import numpy as np
 from PySide6.QtCore import QEvent, QLine, QPoint, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 from lenet_gui.ui import layer_text, overview_plan, theme
-from lenet_gui.ui.mosaic import Geometry, Mosaic
+from lenet_gui.ui.mosaic import KEEP_WORK_BUFFERS_UP_TO, Geometry, Mosaic
 from lenet_gui.ui.overview_plan import Column, Plan
 
 _GREYS = (np.arange(256, dtype=np.uint32) * 0x010101) | 0xFF000000
 MARGIN = 6
-# A column with more values than this keeps only its pixels between frames (LeNet-5's largest has 4,704).
-KEEP_WORK_BUFFERS_UP_TO = 1 << 16
 TEXT_GAP = 3
 
 
@@ -42,8 +42,16 @@ class _Pictures:
     def __init__(self, column: Column, signed: bool) -> None:
         self.column = column
         self.signed = signed
+        # Maps are kept at most at the size they are shown: every step-th unit of each row and
+        # column, as the painter's nearest-neighbour scaling would pick (a 112×112 map shown
+        # 24 pixels high holds 28×28 pixels, not 112×112; DenseNet-121's overview: 96 MB → 6 MB).
+        self.step_y = self.step_x = 1
+        self.tile_h, self.tile_w = column.tile_h, column.tile_w
         if column.kind == "maps":
-            geometry = Geometry(column.count, column.tile_h, column.tile_w, 1, 1, 1, 0, 0)
+            shown_h, shown_w = column.tile_px
+            self.step_y, self.step_x = max(1, column.tile_h // shown_h), max(1, column.tile_w // shown_w)
+            self.tile_h, self.tile_w = -(-column.tile_h // self.step_y), -(-column.tile_w // self.step_x)
+            geometry = Geometry(column.count, self.tile_h, self.tile_w, 1, 1, 1, 0, 0)
         else:
             geometry = Geometry(column.count, 1, 1, column.grid_cols, 1, 1, 0, 0)
         self.mosaic = Mosaic(geometry)
@@ -58,11 +66,23 @@ class _Pictures:
 
     def fill(self, values: np.ndarray | None, palette: QPalette) -> None:
         self.values = None if values is None else np.asarray(values).reshape(-1)
-        self.mosaic.fill(values, self.signed)
+        shown, scale = values, None
+        if values is not None and (self.step_y > 1 or self.step_x > 1):
+            c = self.column
+            maps = self.values[: c.count * c.tile_h * c.tile_w]
+            # The colour scale and the sign come from every value, as the layer panel's do.
+            scale = self.mosaic._magnitude(maps)
+            if not math.isfinite(scale):
+                scale = None  # NaN or infinity somewhere: the mosaic's own handling
+            shown = maps.reshape(c.count, c.tile_h, c.tile_w)[:, :: self.step_y, :: self.step_x]
+            low = self.mosaic.low
+        self.mosaic.fill(shown, self.signed, scale)
+        if scale is not None:
+            self.mosaic.low = low
         if not self.signed and self.mosaic.low < 0:  # negatives where none were expected: the signed map
             self.signed = True
             self.set_colors(palette)
-            self.mosaic.fill(values, self.signed)
+            self.mosaic.fill(shown, self.signed, scale)
         if self.mosaic.values > KEEP_WORK_BUFFERS_UP_TO:
             self.mosaic.drop_work_buffers()  # ResNet-18's overview: 41 MB held between frames, 10 without
 
@@ -102,10 +122,7 @@ class OverviewCanvas(QWidget):
         self._selected: int | None = None  # column index
         self._hover: tuple[int, int] | None = None  # (column, item)
         self._hover_unit: tuple[int, int, int, int] | None = None  # (column, item, row, col)
-        self._small = QFont(self.font())
-        self._small.setPointSizeF(self.font().pointSizeF() * 0.85)
-        self._bold = QFont(self.font())
-        self._bold.setBold(True)
+        self._set_fonts()
         self._static: QPixmap | None = None
         self._plan_serial = 0  # a new plan, a new layout: the cached geometry and underlay go
         self._static_key_now = None
@@ -153,13 +170,19 @@ class OverviewCanvas(QWidget):
             band = band.united(content.adjusted(-2, -2, 2, 2))
         self.update(band)
 
+    def _set_fonts(self) -> None:
+        self._small = QFont(self.font())
+        self._small.setPointSizeF(self.font().pointSizeF() * 0.85)
+        self._bold = QFont(self.font())
+        self._bold.setBold(True)
+        # Line heights, asked for thousands of times a layout with hundreds of columns.
+        self._bold_line, self._small_line = QFontMetrics(self._bold).height(), QFontMetrics(self._small).height()
+
     def _text_height(self) -> int:
-        bold, small = QFontMetrics(self._bold), QFontMetrics(self._small)
-        return bold.height() + small.height() + TEXT_GAP  # name line, op line
+        return self._bold_line + self._small_line + TEXT_GAP  # name line, op line
 
     def _content_height(self) -> int:
-        small = QFontMetrics(self._small)
-        return max(40, self._available[1] - 2 * MARGIN - self._text_height() - small.height() - 2 * TEXT_GAP)
+        return max(40, self._available[1] - 2 * MARGIN - self._text_height() - self._small_line - 2 * TEXT_GAP)
 
     def _replan(self) -> None:
         bold, small = QFontMetrics(self._bold), QFontMetrics(self._small)
@@ -422,10 +445,7 @@ class OverviewCanvas(QWidget):
                 pictures.set_colors(self.palette())
             self._fill()
         elif event.type() == QEvent.Type.FontChange:
-            self._small = QFont(self.font())
-            self._small.setPointSizeF(self.font().pointSizeF() * 0.85)
-            self._bold = QFont(self.font())
-            self._bold.setBold(True)
+            self._set_fonts()
             self._replan()
         super().changeEvent(event)
 
@@ -496,7 +516,8 @@ class OverviewCanvas(QWidget):
             if column.kind == "input":
                 painter.drawImage(content, self._input_image)
             elif column.kind == "maps":
-                image, h, w = self._pictures[i].image, column.tile_h, column.tile_w
+                pictures = self._pictures[i]
+                image, h, w = pictures.image, pictures.tile_h, pictures.tile_w
                 for item, target in enumerate(items):
                     painter.drawImage(target, image, QRect(0, item * h, w, h))
             elif column.kind == "vector":

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # graph imports onnx, which the window loads after its first paint
     from lenet_gui.core.graph import Layer
 
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -124,23 +125,7 @@ def _column_for(layers: list[Layer], labels: list[str] | None) -> Column:
 
 def _size_maps(column: Column, height: int, max_width: int, min_tile: int) -> bool:
     """Pick the grid and thumbnail size; False when even ``min_tile`` does not fit."""
-    longest = max(column.tile_h, column.tile_w)
-    best = None
-    count = column.count
-    cap = min(MAX_TILE, max(longest * 4, min_tile))
-    while count >= 1:
-        # Every grid width at once (a 512-map layer: 512 of them): the cell each allows, and
-        # the narrowest grid with the largest cell.
-        cols = np.arange(1, count + 1)
-        rows = -(-count // cols)
-        by_height = (height - (rows - 1) * TILE_GAP) / (rows * column.tile_h) * longest
-        by_width = (max_width - (cols - 1) * TILE_GAP) / (cols * column.tile_w) * longest
-        cells = np.trunc(np.minimum(np.minimum(by_height, by_width), cap))
-        first = int(np.argmax(cells))
-        if cells[first] >= min_tile:
-            best = (int(cells[first]), first + 1, count)
-            break
-        count = count // 2  # too many to show: the first half, and say so
+    best = _grid(column.tile_h, column.tile_w, column.count, height, max_width, min_tile)
     if best is None:
         return False
     column.cell, column.grid_cols, column.count = best
@@ -148,6 +133,29 @@ def _size_maps(column: Column, height: int, max_width: int, min_tile: int) -> bo
     column.content_w = column.grid_cols * tw + (column.grid_cols - 1) * TILE_GAP
     column.content_h = column.grid_rows * th + (column.grid_rows - 1) * TILE_GAP
     return True
+
+
+@functools.lru_cache(maxsize=4096)
+def _grid(tile_h: int, tile_w: int, count: int, height: int, max_width: int,
+          min_tile: int) -> tuple[int, int, int] | None:
+    """(cell, grid columns, maps shown): the narrowest grid with the largest cell.
+
+    Cached: a plan tries up to five layouts, and a large model repeats the same few
+    layer shapes (DenseNet-121: 4,000 columns sized, a few dozen shapes)."""
+    longest = max(tile_h, tile_w)
+    cap = min(MAX_TILE, max(longest * 4, min_tile))
+    while count >= 1:
+        # Every grid width at once (a 512-map layer: 512 of them) and the cell each allows.
+        cols = np.arange(1, count + 1)
+        rows = -(-count // cols)
+        by_height = (height - (rows - 1) * TILE_GAP) / (rows * tile_h) * longest
+        by_width = (max_width - (cols - 1) * TILE_GAP) / (cols * tile_w) * longest
+        cells = np.trunc(np.minimum(np.minimum(by_height, by_width), cap))
+        first = int(np.argmax(cells))
+        if cells[first] >= min_tile:
+            return int(cells[first]), first + 1, count
+        count //= 2  # too many to show: the first half, and say so
+    return None
 
 
 def _size_vector(column: Column, height: int, max_width: int, label_w: int) -> bool:

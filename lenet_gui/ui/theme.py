@@ -8,6 +8,8 @@ works everywhere.
 
 from __future__ import annotations
 
+import functools
+
 from importlib import resources
 from pathlib import Path
 
@@ -65,12 +67,18 @@ def ramp_colors(signed: bool, dark: bool, count: int = LEVELS) -> list[QColor]:
     return [QColor(int(r), int(g), int(b)) for r, g, b in _ramp(anchors, count)]
 
 
-def color_table(signed: bool, dark: bool, gap: QColor, frame: QColor) -> list[int]:
+def color_table(signed: bool, dark: bool, gap: QColor, frame: QColor) -> tuple[int, ...]:
     """A 256-entry ARGB table for the heatmaps: 254 levels, then the frame and gap colours."""
+    return _color_table(signed, dark, int(gap.rgba()), int(frame.rgba()))
+
+
+@functools.lru_cache(maxsize=16)
+def _color_table(signed: bool, dark: bool, gap: int, frame: int) -> tuple[int, ...]:
+    # The same few tables for every heatmap of a window (DenseNet-121: 1,037 of them).
     anchors = (_DIVERGING_DARK if dark else _DIVERGING_LIGHT) if signed else _SEQUENTIAL
     rgb = _ramp(anchors, LEVELS)
     argb = (0xFF000000 | (rgb[:, 0] << 16) | (rgb[:, 1] << 8) | rgb[:, 2]).tolist()
-    return [int(v) for v in argb] + [int(frame.rgba()), int(gap.rgba())]
+    return (*(int(v) for v in argb), frame, gap)
 
 
 def is_dark(palette: QPalette) -> bool:
