@@ -6,6 +6,8 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from onnx import TensorProto, helper, numpy_helper
 
 from lenet_gui.core import graph
@@ -164,3 +166,25 @@ def test_a_cpu_session_drops_its_copy_of_the_file():
     lenet = ModelSession(provider="cpu")
     assert lenet.session._model_bytes is None  # a CPU session never re-creates itself
     assert lenet.weights.offloaded == 0  # LeNet-5's largest weight, 48,000 values, stays in memory
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(edits=st.lists(st.tuples(st.floats(0, 1, exclude_max=True), st.integers(0, 255)), min_size=1, max_size=6),
+       cut=st.one_of(st.none(), st.floats(0, 1)))
+def test_a_file_changed_anywhere_before_offloading_never_gives_wrong_weights(edits, cut, tmp_path_factory):
+    """The file is edited after it was read (bytes flipped, or cut short): whatever is left in the
+    file reads back exactly as it was in memory, and nothing else is left there."""
+    path = big_weight_classifier(tmp_path_factory.mktemp("edited") / "big.onnx")
+    model = onnx.load(str(path))
+    data = bytearray(path.read_bytes())
+    for where, value in edits:
+        data[int(where * len(data))] = value
+    if cut is not None:
+        data = data[: int(cut * len(data))]
+    path.write_bytes(bytes(data))
+    small_model, weights = WeightFile.offload(model, path)
+    big = next(t for t in small_model.graph.initializer if t.name == "big_hwio")
+    if weights.holds(big):
+        np.testing.assert_array_equal(weights.array(big), BIG_HWIO)
+    else:
+        np.testing.assert_array_equal(numpy_helper.to_array(big), BIG_HWIO)
