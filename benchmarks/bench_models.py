@@ -54,7 +54,7 @@ CHILD = textwrap.dedent(
     window.resize(1360, 860)
     window.show()
     want = None if model == "-" else model
-    while window.session is None or (want and str(window.session.path) != want) or not window.layer_panel.rows():
+    while window.session is None or (want and str(window.session.path) != want) or not window.layer_panel.made_rows():
         app.processEvents()
         time.sleep(0.001)
     first = [d for d in pendigits.load(digits)[:2]]

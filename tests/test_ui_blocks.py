@@ -125,3 +125,47 @@ def test_the_inspector_opens_the_block_of_the_unit_it_shows(make_window, tmp_pat
     assert window.explain.select_from_panel(layer, 1, 3, 4)
     assert panel.blocks()["layer2"].is_expanded() and panel.blocks()["layer2/layer2.1"].is_expanded()
     assert _on_screen(panel, panel.row_for(layer).maps)
+
+
+def test_a_closed_blocks_rows_are_made_when_it_first_opens_and_get_what_the_others_got(qtbot):
+    import numpy as np
+
+    panel, layers = _panel(qtbot, em.big_resnet())
+    made = {row.layer.index for row in panel.made_rows()}
+    assert made == {0, 1, 2, 75, 77, 78}  # the stem and the head: every residual block is closed
+    by_index = {layer.index: layer for layer in layers}
+    shapes = {layer.output: tuple(layer.output_shape[1:]) for layer in layers if layer.output_shape}
+    panel.set_runtime_shapes(shapes)
+    panel.set_class_labels(by_index[24].output, [str(k) for k in range(by_index[24].output_shape[1])])
+    activations = {layer.output: np.ones(layer.output_shape[1:], np.float32) for layer in layers
+                   if layer.output_shape and not layer.constant}
+
+    class FakeResult:
+        pass
+
+    result = FakeResult()
+    result.activations = activations
+    panel.show_result(result)
+    QTest.mouseClick(panel.blocks()["layer2/layer2.0"].header, Qt.MouseButton.LeftButton)
+    new = [row for row in panel.made_rows() if row.layer.index not in made]
+    assert sorted(row.layer.index for row in new) == [22, 23, 24, 25, 26]
+    assert [row.layer.index for row in panel.made_rows()] == sorted(row.layer.index for row in panel.made_rows())
+    row = panel.row_for(by_index[24])
+    assert "✓" in row.mark.text()  # the runtime shape given before the row existed
+    assert row._labels is not None  # the class labels given before the row existed
+    panel.scroll.ensureWidgetVisible(row)
+    qtbot.waitUntil(lambda: row.maps is not None and row.maps.values() is not None)
+    np.testing.assert_array_equal(row.maps.values(), activations[row.layer.output])
+
+
+def test_asking_for_a_row_in_a_closed_block_makes_it_without_opening_the_block(qtbot):
+    panel, layers = _panel(qtbot, em.big_resnet())
+    blocks = panel.blocks()
+    assert not any(row.layer.index == 60 for row in panel.made_rows())
+    row = panel.row_for(layers[60])
+    assert row is not None and row.layer.index == 60 and not row.isVisibleTo(panel)
+    holders = [path for path, view in panel.blocks().items() if view.populated and not view.is_expanded()]
+    assert holders  # its block made its rows, still closed
+    assert not blocks["layer1/layer1.0"].populated  # other closed blocks did not
+    assert len(panel.rows()) == 66  # and asking for every row makes them all
+    assert all(view.populated for view in panel.blocks().values())

@@ -100,8 +100,28 @@ class BlockView(QWidget):
         layout.addWidget(self.header)
         layout.addWidget(self.body)
         self.header.clicked.connect(lambda: self.set_expanded(not self.is_expanded()))
+        self._populate = None  # builds the body's rows when the block first opens (set_populate)
         self._expanded = not expanded
         self.set_expanded(expanded)
+
+    def set_populate(self, populate) -> None:
+        """``populate()`` fills the body; called when the block first opens, or by ``populate()``.
+
+        A closed block's rows are made only when they can be seen: DenseNet-121 opens on 40 of
+        its 372 rows, and each row is some 90 KB of widgets and a millisecond to make."""
+        self._populate = populate
+        if self._expanded:
+            self.populate()
+
+    def populate(self) -> None:
+        """Make the body's rows now (once), open or not."""
+        populate, self._populate = self._populate, None
+        if populate is not None:
+            populate()
+
+    @property
+    def populated(self) -> bool:
+        return self._populate is None
 
     def is_expanded(self) -> bool:
         return self._expanded
@@ -110,6 +130,8 @@ class BlockView(QWidget):
         if expanded == self._expanded:
             return
         self._expanded = expanded
+        if expanded:
+            self.populate()
         self.body.setVisible(expanded)
         self.header.set_expanded(expanded)
         self.toggled.emit(expanded)

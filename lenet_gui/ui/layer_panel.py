@@ -52,7 +52,9 @@ class LayerPanel(QWidget):
         self.setObjectName("layerPanel")
         self.setAccessibleName("Layer panel")
         self.setAccessibleDescription("Every layer of the model with its worked-out shape and its activations")
-        self._rows: list[LayerRow] = []
+        self._rows: list[LayerRow] = []  # made so far (a closed block makes its rows when first opened)
+        self._runtime_shapes: dict = {}
+        self._class_labels: tuple[str, list[str]] | None = None
         self._blocks: dict[str, BlockView] = {}
         self._top_blocks: list[BlockView] = []
         self._structure: structure.Structure | None = None
@@ -144,18 +146,30 @@ class LayerPanel(QWidget):
         def make_items(items, add, parent: QWidget) -> None:
             for item in items:
                 if isinstance(item, structure.Block):
-                    view = BlockView(item, item.path in opened, parent)
+                    view = BlockView(item, False, parent)
                     self._blocks[item.path] = view
-                    make_items(item.items, view.add, view.body)
+                    view.set_populate(lambda item=item, view=view: populate(item, view))
                     add(view)
+                    if item.path in opened:
+                        view.set_expanded(True)
                 else:
                     add(make_row(by_index[item], parent))
+
+        def populate(block: structure.Block, view: BlockView) -> None:
+            """A block's rows, made when it first opens (or a row in it is asked for)."""
+            made = len(self._rows)
+            make_items(block.items, view.add, view.body)
+            for row in self._rows[made:]:
+                self._prepare_late_row(row)
+            self._rows.sort(key=lambda row: row.layer.index)
 
         def add_top(widget: QWidget) -> None:
             if isinstance(widget, BlockView):
                 self._top_blocks.append(widget)
             self._column.insertWidget(self._column.count() - 1, widget)
 
+        self._runtime_shapes: dict = {}
+        self._class_labels: tuple[str, list[str]] | None = None
         make_items(found.items, add_top, self.content)
         # Rows come in block order; keep the list in execution order, as callers index it.
         self._rows.sort(key=lambda row: row.layer.index)
@@ -216,13 +230,39 @@ class LayerPanel(QWidget):
         return list(self._layers)
 
     def rows(self) -> list[LayerRow]:
+        """Every row, in execution order (rows of closed blocks are made now if they were not yet)."""
+        for view in list(self._blocks.values()):
+            view.populate()
+        return list(self._rows)
+
+    def made_rows(self) -> list[LayerRow]:
+        """The rows made so far: those of every block opened at least once."""
         return list(self._rows)
 
     def row_for(self, layer: Layer) -> LayerRow | None:
-        return next((row for row in self._rows if row.layer.index == layer.index), None)
+        """``layer``'s row (made now, in its closed block, if it was not yet); None for a layer with none."""
+        row = next((row for row in self._rows if row.layer.index == layer.index), None)
+        if row is None and self._structure is not None:
+            for block in self._structure.ancestors(layer.index):  # outermost first
+                view = self._blocks.get(block.path)
+                if view is not None:
+                    view.populate()
+            row = next((row for row in self._rows if row.layer.index == layer.index), None)
+        return row
+
+    def _prepare_late_row(self, row: LayerRow) -> None:
+        """What the rows made with the model got since: runtime shapes, class labels, the activations."""
+        shape = self._runtime_shapes.get(row.layer.output)
+        if shape is not None:
+            row.set_runtime_shape(shape)
+        if self._class_labels is not None and row.layer.output == self._class_labels[0]:
+            row.set_labels(self._class_labels[1])
+        if self._activations:
+            self._unfilled.add(id(row))  # filled when in view (_fill_rows_in_view)
 
     def set_class_labels(self, output: str, labels: list[str]) -> None:
         """Label the cells of the layer whose output tensor is ``output`` (the class scores)."""
+        self._class_labels = (output, list(labels))
         for row in self._rows:
             row.set_labels(labels if row.layer.output == output else None)
 
@@ -256,6 +296,7 @@ class LayerPanel(QWidget):
     # --- data -----------------------------------------------------------------------------------------------
     def set_runtime_shapes(self, shapes: dict) -> None:
         """Activation shapes (tensor name → shape without batch) from an onnxruntime run."""
+        self._runtime_shapes = dict(shapes)
         for row in self._rows:
             row.set_runtime_shape(shapes.get(row.layer.output))
 
