@@ -308,3 +308,30 @@ def test_large_maps_are_kept_at_the_size_they_are_shown_with_the_scale_of_every_
     pictures.fill(values, palette)
     assert pictures.signed is True
     np.testing.assert_array_equal(pictures.values, values.reshape(-1))  # hover readouts use every value
+
+
+def test_a_wide_overview_caches_only_the_part_in_view_and_paints_the_same(make_window, draw, tmp_path, qtbot,
+                                                                         monkeypatch):
+    from lenet_gui.ui import overview_canvas
+
+    path = deep_classifier(tmp_path / "deep.onnx", blocks=60, size=32, channels=8)
+    window = make_window(str(path))
+    qtbot.waitUntil(lambda: window.session is not None and window.session.path == path, timeout=20000)
+    draw(window.canvas, [(60, 40), (200, 40), (120, 250)])
+    window.flush()
+    canvas, scroll = window.overview.canvas, window.overview.scroll
+    assert canvas.width() > overview_canvas.UNDERLAY_WHOLE_UP_TO
+    bar = scroll.horizontalScrollBar()
+    shots = []
+    for whole_up_to in (overview_canvas.UNDERLAY_WHOLE_UP_TO, 10**6):
+        monkeypatch.setattr(overview_canvas, "UNDERLAY_WHOLE_UP_TO", whole_up_to)
+        for value in (0, bar.maximum() // 2, bar.maximum()):
+            bar.setValue(value)
+            canvas._static = None
+            shots.append(scroll.viewport().grab().toImage())
+            if whole_up_to < canvas.width():
+                # Only the part in view and a screen either side: not the whole width.
+                assert canvas._static_band.width() <= 3 * scroll.viewport().width() < canvas.width()
+                assert canvas._static_band.contains(canvas.visibleRegion().boundingRect())
+    assert shots[:3] == shots[3:]
+    assert shots[0] != shots[2]  # the canvas did scroll

@@ -34,6 +34,8 @@ from lenet_gui.ui.overview_plan import Column, Plan
 _GREYS = (np.arange(256, dtype=np.uint32) * 0x010101) | 0xFF000000
 MARGIN = 6
 TEXT_GAP = 3
+# A canvas wider than this caches its static underlay only around the part in view.
+UNDERLAY_WHOLE_UP_TO = 4096
 
 
 class _Pictures:
@@ -126,6 +128,7 @@ class OverviewCanvas(QWidget):
         self._static: QPixmap | None = None
         self._plan_serial = 0  # a new plan, a new layout: the cached geometry and underlay go
         self._static_key_now = None
+        self._static_band = QRect()
         self._geometry_cache: list = []
         self._geometry_key = None
 
@@ -467,19 +470,34 @@ class OverviewCanvas(QWidget):
             self._geometry_cache, self._geometry_key = rects, key
         return self._geometry_cache
 
-    def _underlay(self) -> QPixmap:
+    def _band(self, dirty: QRect) -> QRect:
+        """The part of the canvas the static underlay covers: all of it, or for a canvas wider than
+        UNDERLAY_WHOLE_UP_TO the part in view and a screen either side (DenseNet-121's overview is
+        25,000 pixels wide: 19 MB as one pixmap)."""
+        if self.width() <= UNDERLAY_WHOLE_UP_TO:
+            return self.rect()
+        view = self.visibleRegion().boundingRect().united(dirty)
+        return QRect(view.x() - view.width(), 0, 3 * view.width(), self.height()).intersected(self.rect())
+
+    def _underlay(self, dirty: QRect) -> tuple[QPixmap, QRect]:
+        """The static pixmap and the part of the canvas it covers (see _band)."""
         key = self._static_key()
-        if self._static is None or self._static_key_now != key:
+        cached = self._static is not None and self._static_key_now == key and self._static_band.contains(dirty)
+        if not cached:
+            band = self._band(dirty)
             ratio = self.devicePixelRatioF()
-            pixmap = QPixmap(max(1, round(self.width() * ratio)), max(1, round(self.height() * ratio)))
+            pixmap = QPixmap(max(1, round(band.width() * ratio)), max(1, round(band.height() * ratio)))
             pixmap.setDevicePixelRatio(ratio)
             palette = self.palette()
             pixmap.fill(palette.color(QPalette.ColorRole.Base))
             painter = QPainter(pixmap)
+            painter.translate(-band.x(), -band.y())
             self._paint_connections(painter, palette)
             frame = QPen(palette.color(QPalette.ColorRole.Mid), 1)
             for i, column in enumerate(self.plan.columns):
-                _, content, items = self._geometry()[i]
+                column_rect, content, items = self._geometry()[i]
+                if not column_rect.adjusted(-8, 0, 8, 0).intersects(band):
+                    continue  # off the band: its text and frames are painted when it comes into view
                 self._paint_text(painter, palette, i, column)
                 painter.setPen(frame)
                 painter.setBrush(Qt.BrushStyle.NoBrush)
@@ -495,16 +513,16 @@ class OverviewCanvas(QWidget):
                     for rect, label in zip(self._label_rects(column, content), column.labels):
                         painter.drawText(rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, label)
             painter.end()
-            self._static, self._static_key_now = pixmap, key
-        return self._static
+            self._static, self._static_key_now, self._static_band = pixmap, key, band
+        return self._static, self._static_band
 
     def paintEvent(self, event) -> None:
         palette = self.palette()
         painter = QPainter(self)
-        underlay = self._underlay()
-        ratio = self.devicePixelRatioF()
         rect = event.rect()  # the dirty part only: a new frame repaints the pictures, not the text
-        source = QRect(round(rect.x() * ratio), round(rect.y() * ratio),
+        underlay, band = self._underlay(rect)
+        ratio = self.devicePixelRatioF()
+        source = QRect(round((rect.x() - band.x()) * ratio), round((rect.y() - band.y()) * ratio),
                        round(rect.width() * ratio), round(rect.height() * ratio))
         painter.drawPixmap(rect, underlay, source)
         geometry = self._geometry()
