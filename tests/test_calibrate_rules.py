@@ -328,7 +328,8 @@ def test_spread_takes_the_classes_in_turn():
     assert cal._spread(labels, 4).tolist() == [0, 1, 3, 5]
     assert cal._spread(labels, 6).tolist() == [0, 1, 2, 3, 4, 5]
     assert cal._spread(labels, 9).tolist() == [0, 1, 2, 3, 4, 5]
-    assert cal._spread(labels, 1).dtype == np.int64 and cal._spread(labels, 0).tolist() == []
+    # Indices even when there are none (an empty float array cannot index the images).
+    assert cal._spread(labels, 0).dtype == np.int64 and cal._spread(labels, 0).tolist() == []
     assert cal._spread(np.array([4, 9, 4]), 2).tolist() == [0, 1]
 
 
@@ -415,6 +416,7 @@ def test_too_slow_is_under_a_tenth_of_the_minimum(monkeypatch):
     assert result.overrides == {} and result.description == "the defaults" and result.digits == 0
     assert np.isnan(result.accuracy) and result.tried == [] and result.missing == ("polarity",)
     assert result.note == "the model takes 125 ms per digit, too slow to try 2 conventions"
+    assert _timed(monkeypatch, 10.0, 1.0)[0].note == "the model takes 1000 ms per digit, too slow to try 2 conventions"
 
 
 # --- calibrate: scoring ----------------------------------------------------------------------------
@@ -434,8 +436,11 @@ def test_the_most_digits_read_wins_and_every_candidate_is_reported(monkeypatch):
                                 "field": 28, "box": 20}
     assert result.description == "(x − 0.1307)/0.3081, white on black, digit 20 px in 28"  # side 28 of 28×32
     assert (result.accuracy, result.digits, result.missing, result.note) == (0.9, 50, ("normalisation",), "")
-    assert [(t["description"].split(",")[0], t["accuracy"]) for t in result.tried] == [
-        ("x in 0..1", 0.6), ("(x − 0.1307)/0.3081", 0.9), ("(x − 0.5)/0.5", 0.2), ("x in 0..255", 0.88)]
+    assert [(t["description"], t["accuracy"]) for t in result.tried] == [
+        ("x in 0..1, white on black, digit 20 px in 28", 0.6),
+        ("(x − 0.1307)/0.3081, white on black, digit 20 px in 28", 0.9),
+        ("(x − 0.5)/0.5, white on black, digit 20 px in 28", 0.2),
+        ("x in 0..255, white on black, digit 20 px in 28", 0.88)]
     assert result.tried[3]["overrides"]["pixel_max"] == 255.0
     # Each candidate's batch is the reference in its own convention.
     spec = InputSpec(height=28, width=32)
@@ -456,6 +461,7 @@ def test_a_fifth_of_the_digits_is_enough_and_less_is_chance(monkeypatch):
     assert not result.looks_like_digits
     assert (result.overrides, result.description, result.accuracy, result.digits) == ({}, "the defaults", 0.18, 50)
     assert len(result.tried) == 4 and result.tried[1]["accuracy"] == 0.18 and result.missing == ("normalisation",)
+    assert result.tried[1]["description"] == "(x − 0.1307)/0.3081, white on black, digit 20 px in 28"
 
 
 def test_class_indices_are_mapped_to_digits(monkeypatch):
@@ -501,6 +507,18 @@ def test_only_nan_everywhere_gives_no_result_but_one_finite_reading_does(monkeyp
     assert result is not None and [t["accuracy"] for t in result.tried] == [0.0, 0.0, 0.0, 0.02]
     calls.clear()
     assert _scored(monkeypatch, None, model=lambda b: np.full((len(b), 10), np.nan))[0] is None
+    # A finite reading of an earlier candidate counts, whatever the later ones answer.
+
+    def first_only(batch):
+        calls.append(1)
+        probs = np.full((len(batch), 10), np.nan)
+        if len(calls) == 3:  # the first candidate
+            probs[:] = np.eye(10)[ref.labels[: len(batch)]]
+        return probs
+
+    calls.clear()
+    result, _ = _scored(monkeypatch, None, model=first_only)
+    assert [t["accuracy"] for t in result.tried] == [1.0, 0.0, 0.0, 0.0]
 
 
 def test_nothing_to_choose_or_no_digit_classes_runs_nothing(monkeypatch):
