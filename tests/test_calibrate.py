@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from lenet_gui.core import calibrate as cal
-from lenet_gui.core import preprocess
 from lenet_gui.core.onnx_io import default_model_path
 from lenet_gui.core.preprocess import InputSpec
 from lenet_gui.core.session import ModelSession
@@ -92,17 +91,6 @@ def test_metadata_always_wins(tmp_path):
     assert all(t["overrides"]["invert"] is False for t in result.tried)
 
 
-def test_stated_keys_decide_what_is_free():
-    assert cal.needs_calibration({})
-    assert not cal.needs_calibration({"pixel_scale": "1", "polarity": "white_on_black", "digit_box": "20"})
-    assert cal.needs_calibration({"pixel_scale": "1", "polarity": "white_on_black"})  # geometry open
-    assert cal._free_choices({"normalize_std": "0.3"}) == {"polarity", "geometry"}
-    # The person's overrides count as stated.
-    meta = cal.stated({}, {"mean": 0.5, "std": None, "invert": True})
-    assert meta == {"normalize_mean": "0.5", "polarity": "True"}
-    assert cal._free_choices(meta) == {"geometry"}
-
-
 def test_a_model_that_reads_no_digit_keeps_the_defaults_and_says_so(tmp_path):
     session = _session(tiny_classifier(tmp_path / "random.onnx"))
     before = session.spec
@@ -111,31 +99,6 @@ def test_a_model_that_reads_no_digit_keeps_the_defaults_and_says_so(tmp_path):
     assert result.overrides == {} and session.spec == before
     assert "does not look like a digit classifier" in result.message()
     assert "the defaults used" in result.message()
-
-
-def test_models_whose_classes_are_not_the_ten_digits_are_not_calibrated(tmp_path):
-    session = _session(tiny_classifier(tmp_path / "three.onnx", classes=3))
-    assert cal.apply_to_session(session) is None
-    assert cal.class_digits(["0", "1", "2"]) is None
-    assert cal.class_digits([str(i) for i in range(9)] + ["cat"]) is None
-    assert cal.class_digits([str(9 - i) for i in range(10)]).tolist() == list(range(9, -1, -1))
-
-
-def test_class_order_is_honoured(tmp_path):
-    """Labels in another order map class index → digit before scoring."""
-    calls = []
-
-    def predict(batch):
-        calls.append(len(batch))
-        # A perfect reader whose classes are listed 9..0.
-        return np.eye(10)[9 - truth[: len(batch)]] if len(batch) == len(truth) else np.full((len(batch), 10), 0.1)
-
-    ref = cal.load_reference()
-    truth = ref.labels[cal._spread(ref.labels, 60)]
-    spec = InputSpec(height=28, width=28, mean=0.0, std=1.0)
-    result = cal.calibrate(spec, {}, predict, [str(9 - i) for i in range(10)],
-                           reference=cal.Reference(ref.images[cal._spread(ref.labels, 60)], truth))
-    assert result.accuracy == 1.0
 
 
 def test_the_cache_answers_the_second_time_without_running(tmp_path, cache_folder):
@@ -173,16 +136,6 @@ def test_a_damaged_or_unwritable_cache_only_costs_time(tmp_path, cache_folder, m
     assert cal.apply_to_session(_session(path)) is not None
 
 
-def test_the_cache_key_covers_the_stated_metadata_and_the_input():
-    spec = InputSpec(height=28, width=28)
-    a = cal._cache_key("d", spec, {})
-    assert a != cal._cache_key("d", spec, {"polarity": "black_on_white"})
-    assert a != cal._cache_key("d", InputSpec(height=32, width=32), {})
-    assert a != cal._cache_key("e", spec, {})
-    assert a == cal._cache_key("d", spec, {"model": "ignored"})
-    assert a.startswith(f"v{cal.CALIBRATION_VERSION}:")
-
-
 def test_a_slow_model_runs_fewer_digits_but_never_too_few():
     ref = cal.load_reference()
     sizes = []
@@ -199,44 +152,6 @@ def test_a_slow_model_runs_fewer_digits_but_never_too_few():
     fast = cal.calibrate(InputSpec(height=28, width=28, mean=0, std=1), {}, lambda b: np.full((len(b), 10), 0.1),
                          [str(i) for i in range(10)], reference=ref, time_budget=60)
     assert fast.digits == len(ref.labels) == 300
-
-
-def test_a_cut_reference_set_stays_balanced():
-    labels = cal.load_reference().labels
-    for count in (50, 73, 300):
-        chosen = cal._spread(labels, count)
-        assert len(chosen) == len(set(chosen.tolist())) == count
-        per_class = np.bincount(labels[chosen], minlength=10)
-        assert per_class.max() - per_class.min() <= 1
-
-
-def test_the_reference_digits_are_thirty_of_each_and_not_the_test_samples():
-    ref = cal.load_reference()
-    assert ref.images.shape == (300, 28, 28) and ref.images.dtype == np.float32
-    assert 0.0 <= ref.images.min() and ref.images.max() == 1.0
-    assert np.bincount(ref.labels).tolist() == [30] * 10
-
-
-@pytest.mark.parametrize("channels_last", [False, True])
-@pytest.mark.parametrize("invert", [False, True])
-def test_the_batched_normalisation_is_the_apps_own(channels_last, invert):
-    spec = InputSpec(height=30, width=30, channels=3, channels_last=channels_last)
-    cand = cal.Candidate(cal.Normalisation("", 255.0, 0.5, 0.25), invert, 24, 17)
-    ref = cal.load_reference()
-    views = cal._views(ref.images[:4], spec, 24, 17)
-    batch = cal._normalise(views, spec, cand)
-    target = spec.with_overrides(**cand.overrides())
-    for i in range(4):
-        field = preprocess.image_to_field(ref.images[i], 24, 17)
-        one = preprocess.prepare_field(field, target).tensor
-        np.testing.assert_allclose(batch[i : i + 1], one, rtol=1e-6, atol=1e-6)
-
-
-def test_geometry_candidates_scale_with_the_input():
-    assert cal.geometries(28) == [(28, 20), (24, 17)]
-    assert cal.geometries(32) == [(32, 23), (28, 20)]
-    assert cal.geometries(224) == [(224, 160), (196, 140)]
-    assert cal.geometries(1) == [(1, 1)]
 
 
 def test_the_cli_says_it_once_on_stderr_and_obeys_overrides(tmp_path, cache_folder):
@@ -309,26 +224,6 @@ def test_a_model_with_metadata_has_nothing_to_choose(window, qtbot):
     assert "states how its input is prepared" in dialog.summary.text()
     assert not dialog.apply_button.isEnabled() and dialog.table.isHidden()
     dialog.close()
-
-
-def test_a_model_that_fails_on_the_reference_digits_is_left_to_fail_on_the_drawing(tmp_path):
-    from lenet_gui.core.errors import ModelError
-
-    def broken(batch):
-        raise ModelError("node 'dense' (MatMul) failed")
-
-    path = convention_model(tmp_path / "m.onnx")
-    assert cal.calibrate_model(path, InputSpec(), {}, broken, [str(i) for i in range(10)]) is None
-
-
-def test_a_model_that_answers_only_nan_gets_no_calibration_line():
-    ref = cal.load_reference()
-    nan = lambda batch: np.full((len(batch), 10), np.nan)  # noqa: E731
-    assert cal.calibrate(InputSpec(), {}, nan, [str(i) for i in range(10)], reference=ref) is None
-    # NaN for some digits only: those count as not read.
-    half = lambda batch: np.where(np.arange(len(batch))[:, None] % 2 == 0, np.nan, np.eye(10)[np.zeros(len(batch), int)])  # noqa: E731
-    result = cal.calibrate(InputSpec(), {}, half, [str(i) for i in range(10)], reference=ref)
-    assert result is not None and result.accuracy < 0.1
 
 
 def test_a_model_too_slow_to_calibrate_keeps_the_defaults_and_says_why():

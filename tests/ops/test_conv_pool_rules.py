@@ -122,6 +122,16 @@ def test_conv_transpose_ranks_and_channels():
         "the input has 3 channels but the weights 2×5×3×3 expect 2"
 
 
+def test_conv_transpose_kernel_shape_must_be_the_weights():
+    # onnxruntime (1.32) runs kernel_shape [3, 3] on 2×1×3×3 weights ((4 − 1) + 3 = 6 per axis)
+    # and refuses [2, 2] and [5, 5]: "kernel_shape is not compatible with W shape".
+    x, w = [1, 2, 4, 4], [2, 1, 3, 3]
+    assert conv.conv_transpose(call("ConvTranspose", x, w, kernel_shape=[3, 3])).shapes == [[1, 1, 6, 6]]
+    for kernel in ([2, 2], [5, 5]):
+        assert error(conv.conv_transpose, call("ConvTranspose", x, w, kernel_shape=kernel)) == \
+            f"kernel_shape {kernel} does not match the weights 2×1×3×3"
+
+
 def test_conv_transpose_groups_multiply_the_output_channels():
     # (4 − 1)·1 + 3 = 6 per axis; 3 output channels per group, 2 groups.
     out = conv.conv_transpose(call("ConvTranspose", [1, 4, 4, 4], [4, 3, 3, 3], group=2))

@@ -48,6 +48,8 @@ def conv_transpose(call: Call) -> Out:
     count = len(x) - 2
     group = int(call.attr("group"))
     kernel = ints(call.attr("kernel_shape") or w[2:])
+    if kernel != w[2:]:  # onnxruntime refuses it ("kernel_shape is not compatible with W shape")
+        raise ShapeError(f"kernel_shape {kernel} does not match the weights {dims(w)}")
     if x[1] != w[0]:
         raise ShapeError(f"the input has {x[1]} channels but the weights {dims(w)} expect {w[0]}")
     out_channels = w[1] * group
