@@ -188,3 +188,20 @@ def test_a_file_changed_anywhere_before_offloading_never_gives_wrong_weights(edi
         np.testing.assert_array_equal(weights.array(big), BIG_HWIO)
     else:
         np.testing.assert_array_equal(numpy_helper.to_array(big), BIG_HWIO)
+
+
+def test_a_file_replaced_by_one_of_the_same_size_and_time_is_noticed(model_file, tmp_path):
+    small_model, weights = WeightFile.offload(onnx.load(str(model_file)), model_file)
+    big = next(t for t in small_model.graph.initializer if t.name == "big_hwio")
+    st = os.stat(model_file)
+    # Retrained and exported again: the same architecture, so the same size; the same mtime too.
+    other = tmp_path / "other.onnx"
+    data = bytearray(model_file.read_bytes())
+    offset, length = raw_data_spans(model_file)["big_hwio"]
+    data[offset:offset + length] = (BIG_HWIO + 1).tobytes()
+    other.write_bytes(bytes(data))
+    os.utime(other, ns=(st.st_atime_ns, st.st_mtime_ns))
+    os.replace(other, model_file)
+    assert os.stat(model_file).st_size == st.st_size and os.stat(model_file).st_mtime_ns == st.st_mtime_ns
+    with pytest.raises(ModelError, match="changed on disk since it was opened"):
+        weights.array(big)

@@ -37,12 +37,14 @@ class _Span:
     path: Path
     offset: int
     length: int
-    stamp: tuple[int, int]  # the file's size and modification time when it was opened
+    stamp: tuple[int, ...]  # the file's identity, size and times when it was opened
 
 
-def _stamp(path: Path) -> tuple[int, int]:
+def _stamp(path: Path) -> tuple[int, ...]:
+    # A re-export often has the very same size; a file replaced by another has a new inode,
+    # and one written in place a new change time, even where modification times are coarse.
     st = os.stat(path)
-    return st.st_size, st.st_mtime_ns
+    return st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
 
 
 def _varint(buf, pos: int) -> tuple[int, int]:
@@ -128,9 +130,9 @@ class WeightFile:
         """``model`` without its large float weights, left in ``path`` (or their external data files).
 
         Returns a new model: protobuf frees memory only with the whole message, so the caller
-        drops ``model`` (which loses those weights too) and every part of it it still holds. ``external``: spans of weights that
-        came from external data files (``external_spans``). A tensor whose bytes in the file
-        differ from those in memory is kept in memory.
+        drops ``model`` (which loses those weights too) and every part of it it still holds.
+        ``external``: spans of weights that came from external data files (``external_spans``).
+        A tensor whose bytes in the file differ from those in memory is kept in memory.
         """
         large = [t for t in model.graph.initializer if _is_large(t) and t.HasField("raw_data")]
         if not large:
