@@ -205,3 +205,143 @@ def test_a_file_replaced_by_one_of_the_same_size_and_time_is_noticed(model_file,
     assert os.stat(model_file).st_size == st.st_size and os.stat(model_file).st_mtime_ns == st.st_mtime_ns
     with pytest.raises(ModelError, match="changed on disk since it was opened"):
         weights.array(big)
+
+
+# --- the wire format, by hand ---------------------------------------------------------------------
+
+def test_fields_skips_every_fixed_width_and_varint_field_and_yields_the_length_delimited_ones():
+    from lenet_gui.core.weight_file import _fields
+
+    message = bytes([
+        0x08, 0x96, 0x01,  # field 1, varint 150
+        0x11, *range(8),  # field 2, fixed64
+        0x1D, 1, 2, 3, 4,  # field 3, fixed32
+        0x22, 3, 7, 8, 9,  # field 4, 3 bytes
+        0x2A, 0,  # field 5, empty
+    ])
+    # 3 + 9 + 5 bytes before field 4's key and length: its payload is bytes 19..21.
+    assert list(_fields(message, 0, len(message))) == [(4, 19, 22), (5, 24, 24)]
+    with pytest.raises(ValueError, match="^field runs past its message$"):
+        list(_fields(message[:-3], 0, len(message) - 3))  # field 4 cut short
+    with pytest.raises(ValueError, match="^field runs past its message$"):
+        list(_fields(bytes([0x1D, 1, 2]), 0, 3))  # a fixed32 cut short
+    with pytest.raises(ValueError, match="^unexpected wire type 3$"):
+        list(_fields(bytes([0x0B, 0]), 0, 2))  # a group start
+
+
+def test_a_varint_takes_at_most_ten_bytes():
+    from lenet_gui.core.weight_file import _varint
+
+    assert _varint(bytes([0x96, 0x01]), 0) == (150, 2)
+    assert _varint(bytes([0xFF] * 9 + [0x01]), 0) == (2**64 - 1, 10)
+    with pytest.raises(ValueError, match="^varint too long$"):
+        _varint(bytes([0xFF] * 10 + [0x01]), 0)
+
+
+def _saved(path, initializers, producer="a test"):
+    g = helper.make_graph([helper.make_node("Identity", ["image"], ["out"])], "g",
+                          [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1])],
+                          [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1])], initializers)
+    model = helper.make_model(g, producer_name=producer, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.save_model(model, str(path))
+    return path
+
+
+def test_spans_are_found_past_other_fields_and_tensors_without_raw_data(tmp_path):
+    big = BIG_HWIO.reshape(-1)
+    listed = helper.make_tensor("listed", TensorProto.FLOAT, [3], [1.0, 2.0, 3.0])  # float_data, no raw_data
+    path = _saved(tmp_path / "m.onnx", [listed, numpy_helper.from_array(big, "big")])
+    assert set(raw_data_spans(path)) == {"big"}
+    small_model, weights = WeightFile.offload(onnx.load(str(path)), path)
+    assert weights.offloaded == 1
+    np.testing.assert_array_equal(weights.array(small_model.graph.initializer[1]), big)
+
+
+def test_two_initializers_of_one_name_are_both_kept_in_memory(tmp_path):
+    first, second = BIG_HWIO.reshape(-1), BIG_HWIO.reshape(-1) + 1
+    path = _saved(tmp_path / "m.onnx", [numpy_helper.from_array(first, "w"), numpy_helper.from_array(second, "w"),
+                                        numpy_helper.from_array(first * 2, "w"), numpy_helper.from_array(first, "v")])
+    assert set(raw_data_spans(path)) == {"v"}
+    small_model, weights = WeightFile.offload(onnx.load(str(path)), path)
+    values = [weights.array(t) for t in small_model.graph.initializer]
+    for got, want in zip(values, (first, second, first * 2, first)):
+        np.testing.assert_array_equal(got, want)
+    assert [t.data_location for t in small_model.graph.initializer] == [TensorProto.DEFAULT] * 3 + [TensorProto.EXTERNAL]
+
+
+def test_a_weight_kept_in_memory_does_not_stop_the_next_from_leaving(tmp_path):
+    first, second = BIG_HWIO.reshape(-1), BIG_HWIO.reshape(-1) * 3
+    path = _saved(tmp_path / "m.onnx", [numpy_helper.from_array(first, "a"), numpy_helper.from_array(second, "b")])
+    model = onnx.load(str(path))
+    model.graph.initializer[0].raw_data = (first + 1).tobytes()  # not what the file holds: stays
+    small_model, weights = WeightFile.offload(model, path)
+    a, b = small_model.graph.initializer
+    assert a.data_location == TensorProto.DEFAULT and b.data_location == TensorProto.EXTERNAL
+    np.testing.assert_array_equal(weights.array(b), second)
+
+
+def test_a_weight_left_in_the_file_is_valid_onnx_external_data(model_file):
+    small_model, weights = WeightFile.offload(onnx.load(str(model_file)), model_file)
+    big = next(t for t in small_model.graph.initializer if t.name == "big_hwio")
+    copy = TensorProto()
+    copy.CopyFrom(big)
+    # onnx's own reader finds the same values in the file, from the entries alone.
+    np.testing.assert_array_equal(numpy_helper.to_array(copy, base_dir=str(model_file.parent)), BIG_HWIO)
+
+
+def test_reading_a_weight_that_was_never_loaded_or_whose_file_went_says_so(model_file):
+    small_model, weights = WeightFile.offload(onnx.load(str(model_file)), model_file)
+    big = next(t for t in small_model.graph.initializer if t.name == "big_hwio")
+    with pytest.raises(ModelError, match="^the values of big_hwio are not loaded$"):
+        WeightFile().array(big)
+    model_file.unlink()
+    with pytest.raises(ModelError, match=r"^big\.onnx can no longer be read \(No such file or directory\): reopen"):
+        weights.array(big)
+
+
+def test_external_spans_read_offsets_lengths_and_skip_what_cannot_be_used(tmp_path):
+    data = tmp_path / "w.bin"
+    data.write_bytes(bytes(64))
+    def external(name, **info):
+        t = TensorProto(name=name, data_type=TensorProto.FLOAT, dims=[4])
+        t.data_location = TensorProto.EXTERNAL
+        for k, v in info.items():
+            t.external_data.add(key=k, value=v)
+        return t
+    inside = numpy_helper.from_array(np.zeros(4, np.float32), "inside")
+    tensors = [inside, external("no_length", location="w.bin"), external("missing", location="gone.bin", length="16"),
+               external("first", location="w.bin", length="16"),
+               external("later", location="w.bin", offset="32", length="16")]
+    g = helper.make_graph([], "g", [], [], tensors)
+    spans = external_spans(helper.make_model(g), tmp_path)
+    assert set(spans) == {"first", "later"}
+    assert (spans["first"].offset, spans["first"].length) == (0, 16)  # no offset given: from the start
+    assert (spans["later"].offset, spans["later"].length) == (32, 16)
+    assert spans["later"].path == data
+
+
+def test_inferred_types_type_what_reads_a_large_weight_and_survive_a_shape_error(model_file):
+    from lenet_gui.core.weight_file import inferred_types
+
+    model = onnx.load(str(model_file))
+    types = inferred_types(model)
+    assert types["big"] == TensorProto.FLOAT  # the Transpose of the large, shape-only weight
+    assert types["c2"] == TensorProto.FLOAT and types["edge_sum"] == TensorProto.FLOAT
+    # A side branch whose shapes do not broadcast (12 against 5): strict inference gives up on
+    # the whole graph; the rest is still typed.
+    model.graph.initializer.append(numpy_helper.from_array(np.ones(5, np.float32), "five"))
+    model.graph.node.insert(0, helper.make_node("Add", ["image", "five"], ["odd"]))
+    types = inferred_types(model)
+    assert types["big"] == TensorProto.FLOAT and types["c1"] == TensorProto.FLOAT
+
+
+def test_a_name_that_is_not_utf8_keeps_every_weight_in_memory(model_file):
+    model = onnx.load(str(model_file))
+    data = model_file.read_bytes()
+    # The name "edge" as stored (field 8, length 4), its first byte made invalid UTF-8.
+    at = data.index(b"\x42\x04edge")
+    model_file.write_bytes(data[:at + 2] + b"\xff" + data[at + 3:])
+    with pytest.raises(ValueError):
+        raw_data_spans(model_file)
+    small_model, weights = WeightFile.offload(model, model_file)
+    assert weights.offloaded == 0 and small_model is model

@@ -96,7 +96,7 @@ def raw_data_spans(path: Path) -> dict[str, tuple[int, int]]:
                 name, raw = None, None
                 for part, p0, p1 in _fields(buf, t0, t1):
                     if part == _TENSOR_NAME:
-                        name = bytes(buf[p0:p1]).decode("utf-8", "replace")
+                        name = bytes(buf[p0:p1]).decode()  # not UTF-8: ValueError, all stays in memory
                     elif part == _TENSOR_RAW_DATA:
                         raw = (p0, p1 - p0)
                 if name is None or raw is None:
@@ -140,7 +140,7 @@ class WeightFile:
         external = external or {}
         spans: dict[str, _Span] = {}
         try:
-            own = raw_data_spans(path) if any(t.name not in external for t in large) else {}
+            own = raw_data_spans(path)
             stamp = _stamp(path)
             with open(path, "rb") as fh:
                 for tensor in large:
@@ -189,8 +189,6 @@ class WeightFile:
         except OSError as exc:
             raise ModelError(f"{span.path.name} can no longer be read ({exc.strerror or exc}): "
                              f"reopen the model to see its weights") from None
-        if len(data) != span.length:
-            raise ModelError(f"{span.path.name} is shorter than when it was opened: reopen the model")
         copy = onnx.TensorProto()
         copy.CopyFrom(tensor)
         copy.data_location = onnx.TensorProto.DEFAULT
