@@ -300,8 +300,10 @@ class OverviewCanvas(QWidget):
 
     def item_rect(self, index: int, item: int) -> QRect:
         """One map's thumbnail or one unit's cell."""
-        column = self.plan.columns[index]
-        content = self.content_rect(index)
+        return self._item_rect(self.plan.columns[index], self.content_rect(index), item)
+
+    @staticmethod
+    def _item_rect(column: Column, content: QRect, item: int) -> QRect:
         if column.kind == "maps":
             th, tw = column.tile_px
             row, col = divmod(item, column.grid_cols)
@@ -466,7 +468,8 @@ class OverviewCanvas(QWidget):
             rects = []
             for i, column in enumerate(self.plan.columns):
                 count = column.count if column.kind in ("maps", "vector") else 0
-                rects.append((self.column_rect(i), self.content_rect(i), [self.item_rect(i, k) for k in range(count)]))
+                content = self.content_rect(i)
+                rects.append((self.column_rect(i), content, [self._item_rect(column, content, k) for k in range(count)]))
             self._geometry_cache, self._geometry_key = rects, key
         return self._geometry_cache
 

@@ -168,7 +168,18 @@ def _size_vector(column: Column, height: int, max_width: int, label_w: int) -> b
             column.content_h = cell * column.count
             return True
         column.labels = []  # too many classes to label in one column: a plain vector
-    count = column.count
+    pick = _vector_grid(column.count, height, max_width)
+    if pick is None:
+        return False
+    column.grid_cols, column.cell, column.count = pick
+    column.content_w = column.grid_cols * column.cell
+    column.content_h = column.grid_rows * column.cell
+    return True
+
+
+@functools.lru_cache(maxsize=1024)
+def _vector_grid(count: int, height: int, max_width: int) -> tuple[int, int, int] | None:
+    """(grid columns, cell, cells shown) for a vector; cached as _grid is."""
     while count >= 1:
         options = []
         for cols in range(1, count + 1):
@@ -179,13 +190,9 @@ def _size_vector(column: Column, height: int, max_width: int, label_w: int) -> b
         roomy = [option for option in options if option[1] >= MIN_CELL + 2]
         pick = roomy[0] if roomy else max(options, key=lambda option: option[1], default=None)
         if pick is not None:
-            column.grid_cols, column.cell = pick
-            column.count = count
-            column.content_w = column.grid_cols * column.cell
-            column.content_h = column.grid_rows * column.cell
-            return True
+            return pick[0], pick[1], count
         count //= 2  # too many to show: the first half, and say so
-    return False
+    return None
 
 
 def plan(layers: list[Layer], input_size: tuple[int, int] | None, labels: list[str] | None,
