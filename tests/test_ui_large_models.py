@@ -175,3 +175,24 @@ def test_a_kernel_left_in_the_file_is_read_for_its_view_and_a_changed_file_is_sa
     assert window.show_kernels(conv2) is None
     assert "big.onnx changed on disk since it was opened" in window.last_message
     assert window.statusBar().currentMessage() == window.last_message
+
+
+def test_only_small_layers_are_quantised_together_a_large_one_fills_itself_the_same(qapp):
+    from lenet_gui.ui import mosaic
+    from lenet_gui.ui.feature_maps import ActivationMaps, FillTogether
+
+    rng = np.random.default_rng(3)
+    small = [ActivationMaps((2, 8, 8)), ActivationMaps((3, 6, 6))]
+    large = ActivationMaps((2, 200, 200))  # 80,000 values
+    assert large.mosaic().values > mosaic.KEEP_WORK_BUFFERS_UP_TO >= max(w.mosaic().values for w in small)
+    for widget in (*small, large):
+        widget.resize(900, 400)
+        widget.set_values(rng.random(widget.shape, dtype=np.float32))
+    FillTogether().fill([*small, large])
+    assert all(w._levels is not None for w in small)  # the batch's levels, coloured when painted
+    assert large._levels is None and large._stale  # left to fill itself when it paints
+    large.grab()
+    reference = mosaic.Mosaic(large.mosaic().geometry)
+    reference.set_colors(large.mosaic().lut)
+    reference.fill(large.values(), signed=False)
+    np.testing.assert_array_equal(large.mosaic().pixels, reference.pixels)
