@@ -249,7 +249,7 @@ def test_the_occluded_batch_is_the_image_then_one_blanked_copy_per_square():
 
 def test_the_logits_only_copy_runs_with_the_apps_threads(lenet):
     app = lenet.session.get_session_options()
-    copy = logits_only(lenet).session.get_session_options()
+    copy = evidence_module.LogitsOnly(lenet).session.get_session_options()  # a new copy, not the cached one
     assert copy.intra_op_num_threads == app.intra_op_num_threads == 1  # ModelSession's default: one thread
     assert copy.inter_op_num_threads == app.inter_op_num_threads
 

@@ -42,8 +42,8 @@ def test_a_row_of_grids_wider_than_120_characters_is_stacked():
     one = np.array([[1.0]])
     fits = format_grids([[Grid("t" * 58, one), Grid("u" * 59, one)]])  # 58 + 3 + 59 = 120
     assert fits == ["t" * 58 + GRID_GAP + "u" * 59, " 1.000" + " " * 56 + "1.000", ""]
-    stacked = format_grids([[Grid("t" * 58, one), Grid("u" * 60, one)]])  # 121
-    assert stacked == ["t" * 58, " 1.000", "", "u" * 60, " 1.000", ""]
+    stacked = format_grids([[Grid("t" * 58, one), Grid("u" * 60, one)], [Grid("next", one)]])  # 121
+    assert stacked == ["t" * 58, " 1.000", "", "u" * 60, " 1.000", "", "next", " 1.000", ""]  # and the next row
 
 
 TERMS = [Term(0.5, -2.0, "c5.relu", (3, 0, 0)), Term(0.25, 0.0, None, (0, 1, 2), padding=True)]
@@ -70,6 +70,16 @@ def test_a_dense_unit_lists_its_products_as_a_table():
         "",
         "onnxruntime: −1.0000  ✓ agrees (within 0.0001 relative)",
     ]
+
+
+def test_a_table_of_ten_or_more_terms_keeps_its_numbers_right_aligned():
+    terms = [Term(1.0, float(10 - i), "c5.relu", (i, 0, 0)) for i in range(10)]
+    e = Explanation("f6.gemm", "Gemm", (0,), value=55.0, runtime_value=55.0, kind="dense", terms=terms)
+    lines = format_explanation(e).splitlines()
+    table = lines[lines.index("the 10 largest products w · x, by size:") + 1:][:11]
+    assert table[0] == " #  weight" + " " * 7 + "input" + " " * 5 + "product  from"
+    assert table[1] == " 1  1.0000  ×  10.0000  =  10.0000  c5.relu[0, 0, 0]"
+    assert table[10] == "10  1.0000  ×   1.0000  =   1.0000  c5.relu[9, 0, 0]"
 
 
 def _conv(**changes):
@@ -144,7 +154,9 @@ def test_the_heat_map_ramps_from_nothing_to_the_most_and_marks_evidence_against(
     # against (−0.1 is the edge), −0.11 is.
     assert heat_map(np.array([[0.0, 1.0, 0.75, -0.05, -0.1, -0.11]])) == [
         "+" + "-" * 12 + "+", "|  @@##    ~~|", "+" + "-" * 12 + "+"]
-    assert heat_map(np.array([[4.0, 3.0], [0.0, -4.0]])) == ["+----+", "|@@##|", "|  ~~|", "+----+"]  # 3/4 → '#'
+    # Against 4: 3/4·9 = 6.75 → '#'; −0.2 is above −0.1·4, so it is no evidence against.
+    assert heat_map(np.array([[4.0, 3.0, 0.0], [0.0, -4.0, -0.2]])) == ["+------+", "|@@##  |", "|  ~~  |",
+                                                                         "+------+"]
     assert heat_map(np.zeros((1, 2))) == ["+----+", "|    |", "+----+"]
 
 
