@@ -389,3 +389,22 @@ def test_a_probability_bar_without_a_layer_for_the_logits():
     e = explainer.explain_probability(result, 1)
     assert e.value == pytest.approx(1 / (1 + np.exp(-2.0)), rel=1e-12) and e.agrees
     assert [(t.value, t.source_layer) for t in e.terms] == [(3.0, None), (1.0, None)]
+
+
+def test_tensors_the_run_lacks_are_fetched_in_a_model_that_also_computes_shapes(tmp_path):
+    """Shape → Reshape (as exporters write a Flatten) makes an int64 tensor that depends on the image;
+    fetching it beside the float ones must not stop the others from being fetched."""
+    w = np.random.default_rng(3).normal(size=(9, 4)).astype(np.float32)
+    nodes = [
+        helper.make_node("Flatten", ["x"], ["f"], name="flat"),
+        helper.make_node("Shape", ["f"], ["s"], name="shape"),
+        helper.make_node("Reshape", ["f", "s"], ["f2"], name="reshape"),
+        helper.make_node("Transpose", ["f2"], ["ft"], name="columns", perm=[1, 0]),
+        helper.make_node("Gemm", ["ft", "w"], ["out"], name="gemm", transA=1),
+    ]
+    session, explainer = _session(tmp_path, _model(nodes, {"w": w}))
+    result = _run(session)
+    for j in range(4):
+        e = explainer.explain(result, "gemm", (j,))
+        assert e.explained and e.agrees, e.reason
+        assert e.value == pytest.approx(float(np.arange(1, 10) @ w[:, j]), rel=1e-6)
