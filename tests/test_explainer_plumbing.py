@@ -121,6 +121,10 @@ def test_a_fixed_batch_of_two_is_the_batch_and_tensors_it_does_not_lead_are_fetc
     side = explainer._values(result)("ft")
     assert side.shape == (9, 2) and side.dtype == np.float64  # whole, not cut to one row
     np.testing.assert_array_equal(side[:, 0], np.arange(1, 10))
+    del result.activations["f"]  # a batched tensor fetched again: its first image only, as the run keeps it
+    f = explainer._values(result)("f")
+    assert f.shape == (1, 9)
+    np.testing.assert_array_equal(f[0], np.arange(1, 10))
 
 
 # --- where each tensor comes from ----------------------------------------------------------------------
@@ -169,10 +173,14 @@ def test_a_weight_that_cannot_be_read_makes_the_unit_say_so():
     assert e.runtime_value is None and e.input_box is None
 
 
-def test_a_weight_of_strings_is_not_a_number_to_explain_with():
-    model = _model([helper.make_node("Conv", ["x", "w"], ["c"], name="conv"),
-                    helper.make_node("Flatten", ["c"], ["out"], name="flat")], {})
-    model.graph.initializer.append(helper.make_tensor("w", TensorProto.STRING, [1, 1, 2, 2], [b"a", b"b", b"c", b"d"]))
+@pytest.mark.parametrize("through", ["", "Identity"])
+def test_a_weight_of_strings_is_not_a_number_to_explain_with(through):
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv"), helper.make_node("Flatten", ["c"], ["out"])]
+    if through:  # the same weight, through a node the reference evaluator folds
+        nodes.insert(0, helper.make_node("Identity", ["w0"], ["w"], name="copy"))
+    model = _model(nodes, {})
+    strings = helper.make_tensor("w0" if through else "w", TensorProto.STRING, [1, 1, 2, 2], [b"a", b"b", b"c", b"d"])
+    model.graph.initializer.append(strings)
     explainer = _explainer(model)
     e = explainer.explain(SimpleNamespace(activations={}, prepared=_prepared(THREE)), "conv", (0, 0, 0))
     assert not e.explained and e.reason == "the value of the weights ('w') is not known from this run"
@@ -264,8 +272,8 @@ def test_a_rules_own_check_is_asked():
     explainer = _explainer(_model(nodes, {}, in_shape=(1, 1, 2, 2, 2, 2), out_shape=(1, 16)))
     assert explainer.can_explain("pool4d") == (False, "4-D pooling is not explained (1-D, 2-D and 3-D are)")
     e = explainer.explain(SimpleNamespace(activations={}, prepared=None), "pool4d", (0, 0, 0, 0, 0))
-    assert (e.explained, e.reason, e.layer, e.op) == (False, "4-D pooling is not explained (1-D, 2-D and 3-D are)",
-                                                      "pool4d", "MaxPool")
+    assert (e.explained, e.reason, e.layer, e.op, e.unit) == (
+        False, "4-D pooling is not explained (1-D, 2-D and 3-D are)", "pool4d", "MaxPool", (0, 0, 0, 0, 0))
 
 
 def test_a_rule_that_fails_on_an_unexpected_model_says_so_instead_of_a_wrong_working(tmp_path):
@@ -408,3 +416,68 @@ def test_tensors_the_run_lacks_are_fetched_in_a_model_that_also_computes_shapes(
         e = explainer.explain(result, "gemm", (j,))
         assert e.explained and e.agrees, e.reason
         assert e.value == pytest.approx(float(np.arange(1, 10) @ w[:, j]), rel=1e-6)
+
+
+def test_layers_given_in_another_order_are_matched_to_their_own_nodes(tmp_path):
+    """Two Relus swapped in the list: each must still read its own input (relu_b reads relu_a's output)."""
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"], name="conv"),
+             helper.make_node("Relu", ["c"], ["a"], name="relu_a"),
+             helper.make_node("Neg", ["a"], ["n"], name="neg"),
+             helper.make_node("Relu", ["n"], ["r"], name="relu_b"),
+             helper.make_node("Flatten", ["r"], ["out"], name="flat")]
+    session, _ = _session(tmp_path, _model(nodes, {"w": KERNEL, "b": [-8.0]}))
+    layers = graph.analyze(session.model)
+    by_name = {layer.name: layer for layer in layers}
+    swapped = [by_name[n] for n in ("conv", "relu_b", "neg", "relu_a", "flat")]
+    explainer = Explainer(session.model, swapped)
+    result = _run(session)
+    # conv: 7 − 8 = −1, 9 − 8 = 1, 13 − 8 = 5, 15 − 8 = 7; relu_a keeps the positive ones, neg flips them,
+    # relu_b keeps what is positive after that: nothing.
+    a = [explainer.explain(result, "relu_a", (0, 0, i)).value for i in range(2)]
+    r = [explainer.explain(result, "relu_b", (0, 1, i)).value for i in range(2)]
+    assert a == [0.0, 1.0] and r == [0.0, 0.0]
+    assert all(explainer.explain(result, name, (0, 1, 1)).agrees for name in ("relu_a", "neg", "relu_b"))
+
+
+def test_a_model_without_an_image_input_has_no_input_name():
+    nodes = [helper.make_node("Constant", [], ["k"], name="k", value=numpy_helper.from_array(np.ones((1, 4), np.float32))),
+             helper.make_node("Relu", ["k"], ["out"], name="relu")]
+    g = helper.make_graph(nodes, "no_input", [], [helper.make_tensor_value_info("out", F, [1, 4])])
+    explainer = _explainer(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]))
+    assert explainer.input_name is None and explainer.batch == 1
+    assert explainer.can_explain("relu")[0] is False
+
+
+def test_an_element_wise_layer_after_a_transpose_of_a_map_gets_no_box(tmp_path):
+    """Conv → Transpose(rows ↔ columns) → Relu: the Relu's units are (channel, column, row) of the conv, so
+    drawing its box as (row, column) would point at the wrong pixels."""
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv"),
+             helper.make_node("Transpose", ["c"], ["t"], name="swap", perm=[0, 1, 3, 2]),
+             helper.make_node("Relu", ["t"], ["r"], name="relu"),
+             helper.make_node("Flatten", ["r"], ["out"], name="flat")]
+    session, explainer = _session(tmp_path, _model(nodes, {"w": np.ones((1, 1, 2, 2))}, in_shape=(1, 1, 4, 3),
+                                                   out_shape=(1, 6)))
+    x = np.arange(12, dtype=np.float32).reshape(1, 1, 4, 3)
+    result = _run(session, x)
+    e = explainer.explain(result, "relu", (0, 1, 2))  # conv (2, 1): 7 + 8 + 10 + 11
+    assert e.explained and e.value == 36.0 and e.input_box is None
+    assert explainer.explain(result, "conv", (0, 2, 1)).input_box == (2, 1, 2, 2)
+
+
+def test_names_unit_shapes_and_their_errors():
+    explainer = _explainer(_model(CONV_GEMM, {"w": KERNEL, "b": [0.5], "g": G}))
+    with pytest.raises(ExplainError, match=r"^there is no layer named 'c9'; the layers are: conv, flat, gemm$"):
+        explainer.layer("c9")
+    assert explainer.unit_shape("conv") == (1, 2, 2) and explainer.unit_shape("gemm") == (4,)
+    nodes = [helper.make_node("Scramble", ["x"], ["s"], name="scramble", domain="com.example"),
+             helper.make_node("Relu", ["s"], ["r"], name="after_custom"),
+             helper.make_node("Flatten", ["r"], ["out"], name="flat")]
+    explainer = _explainer(_model(nodes, {}, out_shape=(1, 9), domains=["com.example"]))
+    with pytest.raises(ExplainError, match=r"^the output shape of after_custom is unknown, so its units cannot be "
+                                           r"named$"):
+        explainer.unit_shape("after_custom")
+    # The run knows the shape though: the unit is named, and said to be not explained, with its value.
+    result = SimpleNamespace(activations={"r": np.full((2, 2), 3.0)}, prepared=_prepared(THREE))
+    e = explainer.explain(result, "after_custom", (1, 0))
+    assert (e.explained, e.unit, e.runtime_value) == (False, (1, 0), 3.0)
+    assert e.reason == "its output shape is unknown, so its units cannot be named"
