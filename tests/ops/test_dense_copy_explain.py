@@ -138,3 +138,25 @@ def test_a_dense_unit_followed_by_a_relu_ends_with_it(tmp_path, unit):
     e = explainer.explain(_run(session, [[[[1.0, 2.0]]]]), "gemm", unit)
     expected = (3.0, 3.0) if unit == (0,) else (-3.0, 0.0)
     assert (e.value, e.steps[-1].value) == expected and e.steps[-1].text.startswith("then relu applies ReLU")
+
+
+def test_a_weight_times_a_vector_without_a_batch_axis_lists_the_vectors_cells(tmp_path):
+    """Squeeze drops the batch axis: the 1-D vector's cells are the inputs, each named by its one index."""
+    nodes = [helper.make_node("Flatten", ["x"], ["f"], name="flat"),
+             helper.make_node("Squeeze", ["f", "axis0"], ["s"], name="squeeze"),
+             helper.make_node("MatMul", ["w", "s"], ["mm"], name="mm"),
+             helper.make_node("Unsqueeze", ["mm", "axis1"], ["out"], name="column")]
+    g = helper.make_graph(nodes, "vec", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 1, 3])],
+                          [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 1])],
+                          [numpy_helper.from_array(np.array([[0.5, -1.0, 2.0]], np.float32), "w"),
+                           numpy_helper.from_array(np.array([0], np.int64), "axis0"),
+                           numpy_helper.from_array(np.array([1], np.int64), "axis1")])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    onnx.save_model(m, str(tmp_path / "vec.onnx"))
+    session = ModelSession(tmp_path / "vec.onnx")
+    explainer = Explainer(session.model, graph.analyze(session.model))
+    e = explainer.explain(_run(session, [[[[2.0, 3.0, 4.0]]]]), "mm", ())
+    assert e.explained and e.value == 6.0 and e.agrees, e.reason  # 0.5·2 − 3 + 2·4
+    assert [(t.weight, t.value, t.source_layer, t.source_unit) for t in e.terms] == [
+        (2.0, 4.0, "squeeze", (2,)), (-1.0, 3.0, "squeeze", (1,)), (0.5, 2.0, "squeeze", (0,))]
