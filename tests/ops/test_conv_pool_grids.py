@@ -106,3 +106,33 @@ def test_a_4d_convolution_is_not_explained():
     model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
     explainer = Explainer(model, graph.analyze(model))
     assert explainer.can_explain("conv4d") == (False, "a 4-D convolution is not explained (1-D, 2-D and 3-D are)")
+
+
+def test_a_2d_max_pool_window_shows_its_padding_and_winner(tmp_path):
+    nodes = [helper.make_node("MaxPool", ["v"], ["p"], name="pool", kernel_shape=[2, 2], pads=[1, 1, 0, 0]),
+             helper.make_node("Flatten", ["p"], ["out"])]
+    explainer, result = _explain(tmp_path, [1, 1, 2, 2], nodes, {}, 4)
+    e = explainer.explain(result, "pool", (0, 0, 0))  # window from (−1, −1): only the 1 is on the input
+    assert e.value == 1.0 and e.agrees
+    (grid,), = e.rows
+    assert (grid.title, np.asarray(grid.padding).tolist(), grid.highlight) == (
+        "window on input channel 0 of 1", [[True, True], [True, False]], (1, 1))
+
+
+def test_settings_checks_say_what_is_missing():
+    from types import SimpleNamespace
+
+    from lenet_gui.core.ops.conv.explain import _check as conv_check
+    from lenet_gui.core.ops.pool.explain import _check as pool_check
+
+    conv = helper.make_node("Conv", ["x", "w"], ["y"])
+    for hyper in ({}, {"kernel": [3, 3]}, {"pads": [0] * 4}):
+        assert conv_check(SimpleNamespace(hyper=hyper), conv) == "the convolution's settings could not be worked out"
+    settled = SimpleNamespace(hyper={"kernel": [3, 3], "pads": [0] * 4})
+    assert conv_check(settled, helper.make_node("Conv", ["x"], ["y"])) == "the convolution has no weights"
+    assert conv_check(settled, conv) is None
+    pool = helper.make_node("MaxPool", ["x"], ["y"])
+    for hyper in ({}, {"kernel": [2, 2]}, {"pads": [0] * 4}):
+        assert pool_check(SimpleNamespace(hyper=hyper), pool) == "the pooling settings could not be worked out"
+    assert pool_check(SimpleNamespace(hyper={}), helper.make_node("GlobalMaxPool", ["x"], ["y"])) is None
+    assert pool_check(settled, pool) is None
