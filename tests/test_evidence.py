@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
+from lenet_gui.core import evidence as evidence_module
 from lenet_gui.core import preprocess
 from lenet_gui.core.explain import (
     ExplainError, background_tensor, evidence, evidence_all, logits_only, occlusion_grid,
@@ -197,3 +199,82 @@ def test_blanking_the_top_evidence_region_hurts_more_than_a_random_one(lenet):
         random_drops.append(rand)
     assert wins >= MIN_WINS, f"top evidence beat a random region on only {wins} of 100 digits"
     assert np.mean(top_drops) >= MIN_DROP_RATIO * np.mean(random_drops)
+
+
+def _blank_paper_model(tmp_path):
+    return _linear_model(tmp_path / "m.onnx", {"polarity": "black_on_white", "normalize_mean": "0.5",
+                                              "normalize_std": "0.25"})
+
+
+def test_whole_numbers_of_at_least_one_pixel_and_squares_up_to_the_input_are_accepted(tmp_path):
+    session = _blank_paper_model(tmp_path)
+    x = np.random.default_rng(1).normal(size=(1, 1, 8, 8)).astype(np.float32)
+    ev = evidence(session, x, 0, patch=1, stride=1)  # the smallest square and step
+    np.testing.assert_allclose(ev.map, _reference_map(session, x, 0, 1, 1), atol=1e-6)
+    assert (ev.patch, ev.stride) == (1, 1)
+    ev = evidence(session, x, 0, patch=8, stride=3)  # one square covering the whole 8×8 input
+    np.testing.assert_allclose(ev.map, _reference_map(session, x, 0, 8, 3), atol=1e-6)
+    assert (ev.patch, ev.stride) == (8, 3) and len(np.unique(ev.map)) == 1
+    assert [(e.patch, e.stride) for e in evidence_all(session, x, patch=3, stride=2)] == [(3, 2)] * 3
+    with pytest.raises(ExplainError, match="does not fit the 8×8 input"):
+        evidence(session, x, 0, patch=9)
+
+
+@pytest.mark.parametrize("patch, stride", [(0, 1), (2, 0), (True, 2), (2, True), (2.5, 1), (2, 1.5), (-1, 2)])
+def test_squares_and_steps_that_are_not_whole_positive_numbers_are_refused(tmp_path, patch, stride):
+    session = _blank_paper_model(tmp_path)
+    with pytest.raises(ExplainError, match=r"whole numbers of at least 1 pixel \(got "):
+        evidence(session, np.zeros((1, 1, 8, 8), np.float32), 0, patch=patch, stride=stride)
+
+
+def test_an_image_without_its_batch_axis_gives_the_same_map(tmp_path):
+    session = _blank_paper_model(tmp_path)
+    x = np.random.default_rng(2).normal(size=(1, 1, 8, 8)).astype(np.float32)
+    np.testing.assert_array_equal(evidence(session, x[0], 0, patch=2, stride=2).map,
+                                  evidence(session, x, 0, patch=2, stride=2).map)
+
+
+def test_the_occluded_batch_is_the_image_then_one_blanked_copy_per_square():
+    image = np.ones((1, 4, 4), np.float32)
+    background = np.full((1, 4, 4), -2.0, np.float32)
+    batch = evidence_module.occluded_batch(image, background, [(0, 0), (2, 1)], 2, channels_last=False)
+    assert batch.dtype == np.float32 and batch.shape == (3, 1, 4, 4)  # float32: what onnxruntime takes
+    assert np.all(batch[0] == 1)
+    assert np.all(batch[1, 0, :2, :2] == -2) and (batch[1] == -2).sum() == 4
+    assert np.all(batch[2, 0, 2:, 1:3] == -2) and (batch[2] == -2).sum() == 4
+    last = evidence_module.occluded_batch(np.ones((4, 4, 2), np.float32), np.zeros((4, 4, 2), np.float32),
+                                          [(1, 2)], 2, channels_last=True)
+    assert np.all(last[1, 1:3, 2:4, :] == 0) and (last[1] == 0).sum() == 8 and np.all(last[0] == 1)
+
+
+def test_the_logits_only_copy_runs_with_the_apps_threads(lenet):
+    app = lenet.session.get_session_options()
+    copy = evidence_module.LogitsOnly(lenet).session.get_session_options()  # a new copy, not the cached one
+    assert copy.intra_op_num_threads == app.intra_op_num_threads == 1  # ModelSession's default: one thread
+    assert copy.inter_op_num_threads == app.inter_op_num_threads
+
+
+def test_without_its_own_copy_the_runner_uses_the_apps_session(lenet, monkeypatch):
+    import onnxruntime
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("no session today")
+
+    batch = np.stack([lenet.predict_drawing(d.drawing()).prepared.tensor[0] for d in DIGITS[:3]])
+    expected = lenet.predict_batch(batch)
+    monkeypatch.setattr(onnxruntime, "InferenceSession", refuse)
+    runner = evidence_module.LogitsOnly(lenet)
+    assert runner.session is None
+    np.testing.assert_allclose(runner.probabilities(batch), expected, atol=1e-7)
+
+
+def test_the_runners_softmax_takes_any_float_batch_and_does_not_overflow(tmp_path):
+    session = _blank_paper_model(tmp_path)  # class 0 is 1.5 × the top-left 2×2 pixels, classes 1 and 2 are 0
+    x = np.zeros((3, 1, 8, 8))  # float64: the runner casts it
+    x[0, 0, :2, :2] = 200.0  # logits (1200, 0, 0): exp(1200) alone would overflow
+    x[1, 0, :2, :2] = -1.0  # (−6, 0, 0), next to a row of huge logits
+    x[2, 0, :2, :2] = 1.0  # (6, 0, 0)
+    p = logits_only(session).probabilities(x)
+    e6 = math.exp(6.0)
+    np.testing.assert_allclose(p, [[1, 0, 0], [1 / (1 + 2 * e6), e6 / (1 + 2 * e6), e6 / (1 + 2 * e6)],
+                                   [e6 / (e6 + 2), 1 / (e6 + 2), 1 / (e6 + 2)]], rtol=1e-6, atol=1e-12)

@@ -304,7 +304,9 @@ class Explainer:
             existing = {o.name for o in model.graph.output}
             for n in wanted:
                 if n not in existing:
-                    model.graph.output.append(onnx.helper.make_tensor_value_info(n, onnx.TensorProto.FLOAT, None))
+                    # No declared type: onnxruntime works out each one's own (declaring an integer tensor,
+                    # a Shape's output say, as float would stop the whole session loading).
+                    model.graph.output.append(onnx.helper.make_empty_tensor_value_info(n))
             try:
                 self._side = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
             except Exception:
