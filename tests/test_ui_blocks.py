@@ -169,3 +169,33 @@ def test_asking_for_a_row_in_a_closed_block_makes_it_without_opening_the_block(q
     assert not blocks["layer1/layer1.0"].populated  # other closed blocks did not
     assert len(panel.rows()) == 66  # and asking for every row makes them all
     assert all(view.populated for view in panel.blocks().values())
+
+
+def _nested_model():
+    """/features/block{b}/layer{l}/{conv,relu}: blocks three deep, 96 rows, as DenseNet's scopes nest."""
+    import numpy as np
+    from onnx import helper
+
+    rng = np.random.default_rng(5)
+    nodes, inits, x = [], [], "input"
+    for b in range(8):
+        for l in range(6):
+            scope, w = f"/features/block{b}/layer{l}", f"w{b}{l}"
+            inits.append(em._weight(rng, w, 2, 1 if x == "input" else 2, 3, 3))
+            nodes += [helper.make_node("Conv", [x, w], [f"{scope}/c"], name=f"{scope}/conv/Conv",
+                                       kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+                      helper.make_node("Relu", [f"{scope}/c"], [f"{scope}/r"], name=f"{scope}/relu/Relu")]
+            x = f"{scope}/r"
+    nodes.append(helper.make_node("ReduceMean", [x], ["output"], name="/head/ReduceMean", axes=[2, 3], keepdims=0))
+    return em._save(nodes, inits, "nested", [1, 1, 8, 8], [1, 2])
+
+
+def test_asking_for_every_row_makes_those_of_blocks_inside_closed_blocks_too(qtbot):
+    panel, layers = _panel(qtbot, _nested_model())
+    # 97 rows: "features" opens on its eight blocks, closed; their layers' blocks are not made yet.
+    assert [row.layer.index for row in panel.made_rows()] == [96]
+    assert set(panel.blocks()) == {"features"} | {f"features/block{b}" for b in range(8)}
+    rows = panel.rows()
+    assert [row.layer.index for row in rows] == [layer.index for layer in layers]  # all 97, in order
+    assert all(view.populated for view in panel.blocks().values())
+    assert {path.count("/") for path in panel.blocks()} == {0, 1, 2}  # features, its blocks, their layers

@@ -231,8 +231,11 @@ class LayerPanel(QWidget):
 
     def rows(self) -> list[LayerRow]:
         """Every row, in execution order (rows of closed blocks are made now if they were not yet)."""
-        for view in list(self._blocks.values()):
-            view.populate()
+        pending = [view for view in self._blocks.values() if not view.populated]
+        while pending:  # a block's rows may hold blocks of their own, made only now
+            for view in pending:
+                view.populate()
+            pending = [view for view in self._blocks.values() if not view.populated]
         return list(self._rows)
 
     def made_rows(self) -> list[LayerRow]:
