@@ -27,3 +27,34 @@ def test_opening_a_model_while_another_opens_is_refused_with_a_message(window, q
     QTimer.singleShot(20, lambda: answers.append(window.open_model(str(path))))
     assert window.open_model(str(path))
     assert answers == [False]
+
+
+def test_an_open_models_objects_are_left_out_of_full_collections_and_freed_when_it_is_replaced(window, qtbot,
+                                                                                                 tmp_path):
+    import gc
+    import weakref
+
+    from tests.helpers import tiny_classifier
+
+    assert gc.get_freeze_count() > 0  # the window's and the model's objects: no longer scanned
+    assert window.open_model(str(tiny_classifier(tmp_path / "a.onnx")))
+    first = weakref.ref(window.session)
+
+    class Holder:
+        pass
+
+    # Garbage in a cycle, there when a model finishes opening: frozen with that model's objects.
+    from lenet_gui.core import memory
+
+    holder = Holder()
+    holder.me = holder
+    kept = weakref.ref(holder)
+    del holder
+    memory.settle_objects()  # what the window does when a model is open
+    gc.collect()
+    assert kept() is not None  # frozen: a full collection does not look at it
+    assert window.open_model(str(tiny_classifier(tmp_path / "b.onnx", size=32)))
+    qtbot.wait(50)  # the old rows' deleteLater
+    gc.collect()
+    assert kept() is None  # opening another model let the garbage of the one before go
+    assert first() is None

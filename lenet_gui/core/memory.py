@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import gc
 import sys
 
 _trim = None
@@ -29,3 +30,19 @@ def release_free_memory() -> bool:
         return False
     _trim(0)
     return True
+
+
+def settle_objects() -> None:
+    """Everything alive now stays as long as the open model: the cyclic GC stops scanning it.
+
+    A full collection walks every tracked object; with a large model's layers, rows and
+    blocks that is 0.1 s on the GUI thread (DenseNet-121), in the middle of a pen stroke.
+    Objects made later are collected as before.
+    """
+    gc.freeze()
+
+
+def unsettle_objects() -> None:
+    """Before another model replaces this one: what was kept for it may now be garbage."""
+    gc.unfreeze()
+    gc.collect()

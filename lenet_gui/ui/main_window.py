@@ -282,6 +282,14 @@ class MainWindow(QMainWindow):
             self.show_status("A model is still opening; try again when it is open")
             return False
         ModelSession, _, graph = import_model_tools()  # onnx: after the first paint
+        if self.session is not None:
+            memory.unsettle_objects()  # the current model's objects may soon be garbage
+        try:
+            return self._open_model(path, provider, report, ModelSession, graph)
+        finally:
+            memory.settle_objects()  # the open model's (new or kept) objects are long-lived
+
+    def _open_model(self, path: str | None, provider: str, report: bool, ModelSession, graph) -> bool:
 
         def open_and_probe():
             session = ModelSession(path, provider=provider, memory_limit=self.settings.memory_limit,
