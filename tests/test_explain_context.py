@@ -164,9 +164,10 @@ def test_the_activation_that_alone_reads_a_layer_is_its_last_step():
     ctx, conv = _activation("Sigmoid")
     step = activation_step(ctx, conv, -2.0)
     assert step.value == pytest.approx(1 / (1 + np.exp(2.0)), rel=1e-12)
+    assert step.text == "then act applies sigmoid: 1/(1 + e^−(−2.0000)) = 0.1192"  # not "e^−−2.0000"
     step = activation_step(ctx, conv, 3.0)
     assert step.value == pytest.approx(1 / (1 + np.exp(-3.0)), rel=1e-12)
-    assert step.text == "then act applies sigmoid: 1/(1 + e^−3.0000) = 0.9526"
+    assert step.text == "then act applies sigmoid: 1/(1 + e^−(3.0000)) = 0.9526"
     assert activation_step(ctx, conv, -800.0).value == 0.0  # no overflow far below zero
 
 

@@ -207,7 +207,7 @@ _FOLLOWING = {
     "Relu": ("ReLU", lambda v, a: max(0.0, v), "max(0, {x})"),
     "Tanh": ("tanh", lambda v, a: math.tanh(v), "tanh({x})"),
     "Sigmoid": ("sigmoid", lambda v, a: 1.0 / (1.0 + math.exp(-v)) if v >= 0 else math.exp(v) / (1.0 + math.exp(v)),
-                "1/(1 + e^−{x})"),
+                "1/(1 + e^−({x}))"),  # e^−(−2.0000): no double minus for a negative sum
     "LeakyRelu": ("leaky ReLU", lambda v, a: v if v >= 0 else float(a.get("alpha", 0.01)) * v, "leaky ReLU({x})"),
 }
 
