@@ -188,9 +188,11 @@ def test_a_slow_full_run_gets_a_class_scores_session_over_the_files_own_graph(mo
     full = session.run(x)
     session.run(x, outputs=())
     assert session._class_session is None  # LeNet-5's full run is quick: one session
+    assert not session.prepare_class_scores() and session._class_session_thread is None
     monkeypatch.setattr(S, "SCORES_SESSION_ABOVE_S", -1.0)
-    light = session.run(x, outputs=())
-    scores = session._class_session
+    assert session.prepare_class_scores()  # now the full run counts as slow: it opens on a thread
+    light = session.run(x, outputs=())  # the full session answers until it is ready
+    scores = session._scores_session(wait=True)
     assert scores is not None and scores is not session.session
     own = [o.name for o in onnx.load(str(session.path)).graph.output]
     assert [o.name for o in scores.get_outputs()] == own  # the file's outputs, nothing exposed

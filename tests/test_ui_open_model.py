@@ -58,3 +58,16 @@ def test_an_open_models_objects_are_left_out_of_full_collections_and_freed_when_
     gc.collect()
     assert kept() is None  # opening another model let the garbage of the one before go
     assert first() is None
+
+
+def test_a_slow_model_has_its_class_scores_session_opened_before_the_pen_asks(window, tmp_path, monkeypatch):
+    from lenet_gui.core import session as session_module
+    from tests.helpers import tiny_classifier
+
+    assert window.session._class_session_thread is None  # LeNet-5 is quick: no second session
+    monkeypatch.setattr(session_module, "SCORES_SESSION_ABOVE_S", -1.0)  # any model counts as slow
+    assert window.open_model(str(tiny_classifier(tmp_path / "slow.onnx")))
+    session = window.session
+    assert session._class_session_thread is not None  # started when the model opened
+    scores = session._scores_session(wait=True)
+    assert scores is not session.session

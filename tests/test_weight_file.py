@@ -118,7 +118,7 @@ def test_session_explains_and_scores_with_weights_left_in_the_file(model_file):
     result = session.run(x)
     np.testing.assert_allclose(result.logits, _logits(str(model_file), x)[0], rtol=1e-6)
     # The second, class-scores-only session is built from the restored graph.
-    scores = session._scores_session()
+    scores = session._scores_session(wait=True)
     assert scores is not session.session
     np.testing.assert_array_equal(scores.run(["scores"], {"image": x})[0], _logits(str(model_file), x))
     # A unit of conv2 explained from the folded, file-read kernel: its sum is onnxruntime's value.

@@ -143,6 +143,8 @@ class ModelSession:
         self.timeout = timeout
         self._timed = True  # see run()
         self._class_session = None  # see _scores_session()
+        self._class_session_thread: threading.Thread | None = None
+        self._class_session_ready = threading.Event()
         self._full_seconds = 0.0  # of the last full run
         self._class_session_lock = threading.Lock()
         external: dict = {}
@@ -353,21 +355,42 @@ class ModelSession:
         return Result(digit, self.labels[digit], probs, logits, activations, seconds, prepared,
                       partial=outputs is not None)
 
-    def _scores_session(self):
+    def _scores_session(self, wait: bool = False):
         """A session over the file's own graph (no activations exposed): the class scores at full speed.
 
-        Opened on the first class-scores-only run (``run(outputs=())``), which only a costly model asks
-        for; until then, and should it fail to open, the full session answers."""
-        if self._class_session is None:
-            with self._class_session_lock:
-                if self._class_session is None:
-                    # The file's own graph (see __init__), with the weights left in the file put back.
-                    payload = self.weights.restored(self.model).SerializeToString()
-                    try:
-                        self._class_session = self._open(payload, self._options, self.session.get_providers())
-                    except Exception:  # the full session can do it, only slower
-                        self._class_session = self.session
-        return self._class_session
+        Opened on a thread of its own, by ``prepare_class_scores`` (the window, once a model is open)
+        or on the first class-scores run: building it takes the GIL for a while (DenseNet-121:
+        50 ms), which in the first pen stroke held the window up. Until it is ready, and should
+        it fail to open, the full session answers. ``wait``: block until it is ready (tests)."""
+        self._start_scores_session()
+        if wait:
+            self._class_session_ready.wait()
+        return self._class_session or self.session
+
+    def prepare_class_scores(self) -> bool:
+        """Start opening the class-scores session now if the last full run says it will be wanted."""
+        if self._full_seconds > SCORES_SESSION_ABOVE_S:
+            self._start_scores_session()
+            return True
+        return False
+
+    def _start_scores_session(self) -> None:
+        with self._class_session_lock:
+            if self._class_session_thread is not None:
+                return
+            self._class_session_thread = threading.Thread(target=self._open_scores_session, daemon=True,
+                                                          name="scores-session")
+        self._class_session_thread.start()
+
+    def _open_scores_session(self) -> None:
+        try:
+            # The file's own graph (see __init__), with the weights left in the file put back.
+            payload = self.weights.restored(self.model).SerializeToString()
+            self._class_session = self._open(payload, self._options, self.session.get_providers())
+        except Exception:  # the full session can do it, only slower
+            self._class_session = self.session
+        finally:
+            self._class_session_ready.set()
 
     def _fetch_plan(self, outputs) -> tuple[list[str], list[tuple[str, int]]]:
         """The class scores and the wanted activations, in that order, and each activation's place."""

@@ -300,6 +300,7 @@ class MainWindow(QMainWindow):
             spec = session.spec
             blank = preprocess.view_to_tensor(np.zeros((spec.height, spec.width), np.float32), spec)
             probe = session.run(blank)
+            session.prepare_class_scores()  # a slow model: its class-scores session opens meanwhile
             # Layers no formula gives show the shape onnxruntime produced, and say so.
             graph.adopt_runtime_shapes(layers, {name: value.shape for name, value in probe.activations.items()},
                                        spec.batch or 1)
