@@ -25,7 +25,7 @@ from lenet_gui.core.session import ModelSession
 X = np.array([1, 1, 5, 5, 2, 4, 6, 8], np.float32).reshape(1, 2, 2, 2)
 
 
-def _explainer(tmp_path, node, inits, opset=17):
+def _explainer(tmp_path, node, inits, opset=17, x=X):
     # An image model reads 1 or 3 channels: the 1×1×2×4 image is reshaped to 1×2×2×2 first.
     nodes = [helper.make_node("Reshape", ["image", "shape"], ["x"], name="r"), node,
              helper.make_node("Flatten", ["n"], ["out"], name="flat")]
@@ -37,7 +37,7 @@ def _explainer(tmp_path, node, inits, opset=17):
     m.ir_version = 8
     onnx.save_model(m, str(tmp_path / "norm.onnx"))
     session = ModelSession(tmp_path / "norm.onnx")
-    image = X.reshape(1, 1, 2, 4)
+    image = x.reshape(1, 1, 2, 4)
     result = session.run(image, preprocess.Prepared(np.zeros((28, 28), np.float32), np.zeros((2, 4), np.float32), image))
     return Explainer(session.model, graph.analyze(session.model)), result
 
@@ -94,6 +94,19 @@ def test_layer_norm_without_a_bias(tmp_path):
     assert e.value == pytest.approx(4 * (8 - 7) / 2, abs=1e-12)
     assert e.steps[1].text == "mean μ of the 2 values of axes 3–3 = 7.0000"
     assert e.steps[-1].text == "· scale γ 4.0000 + bias β 0 = 2.0000"
+
+
+def test_the_statistics_are_worked_out_in_float64_from_the_float32_input(tmp_path):
+    x = np.array([0.1, 0.2, 0.3, 0.7, 1, 2, 3, 4], np.float32).reshape(1, 2, 2, 2)
+    node = helper.make_node("InstanceNormalization", ["x", "g", "b"], ["n"], name="norm", epsilon=0.5)
+    explainer, result = _explainer(tmp_path, node, {"g": [1.0, 1.0], "b": [0.0, 0.0]}, x=x)
+    values = [float(v) for v in x[0, 0].ravel()]  # the float32 values, exactly, as Python floats
+    mu = math.fsum(values) / 4
+    var = math.fsum((v - mu) ** 2 for v in values) / 4  # in float32 it is off by about 1e-8 relative
+    e = _explain(explainer, result, (0, 1, 1))
+    assert e.steps[1].value == pytest.approx(mu, rel=1e-15)
+    assert e.steps[2].value == pytest.approx(var, rel=1e-14)
+    assert e.value == pytest.approx((values[3] - mu) / math.sqrt(var + 0.5), rel=1e-14)
 
 
 def _bn(n_inputs, **attributes):
@@ -187,6 +200,14 @@ def test_softmax_working_lists_twelve_logits_at_most():
     assert twelve == "logits z = [0, " + ", ".join(f"{v}.0000" for v in range(1, 12)) + "] (12 values)"
     thirteen = softmax_working(np.arange(13.0), 0)[1][0].text
     assert thirteen == "logits z = [0, " + ", ".join(f"{v}.0000" for v in range(1, 12)) + ", …] (13 values)"
+
+
+def test_softmax_working_reads_float32_logits_in_float64():
+    z = np.array([0.1, 0.2, 0.7], np.float32)
+    exps = [math.exp(float(v) - float(z[2])) for v in z]
+    value, steps, _ = softmax_working(z, 1)
+    assert value == pytest.approx(exps[1] / math.fsum(exps), rel=1e-14)  # in float32: off by about 2e-8
+    assert steps[2].value == pytest.approx(exps[1], rel=1e-15)
 
 
 def test_softmax_working_does_not_overflow():
