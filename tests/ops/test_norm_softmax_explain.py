@@ -38,7 +38,8 @@ def _explainer(tmp_path, node, inits, opset=17, x=X):
     onnx.save_model(m, str(tmp_path / "norm.onnx"))
     session = ModelSession(tmp_path / "norm.onnx")
     image = x.reshape(1, 1, 2, 4)
-    result = session.run(image, preprocess.Prepared(np.zeros((28, 28), np.float32), np.zeros((2, 4), np.float32), image))
+    prepared = preprocess.Prepared(np.zeros((28, 28), np.float32), np.zeros((2, 4), np.float32), image)
+    result = session.run(image, prepared)
     return Explainer(session.model, graph.analyze(session.model)), result
 
 
