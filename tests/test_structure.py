@@ -184,3 +184,141 @@ def test_shapes_cli_keeps_lenet5_flat(capsys):
     text = capsys.readouterr().out
     assert "grouped" not in text and "folded" not in text
     assert " 1  c1.conv " in text
+
+
+# ---------------------------------------------------------------------------
+# tiny graphs written out by hand: every block and fold below is worked out from the rows given
+
+
+def _row(index, name, op, inputs, output, shape=None, constant=False, params=0, outputs=(), shapes=()):
+    return graph.Layer(index, name, op, list(inputs), output, shape, "", params=params, constant=constant,
+                       outputs=list(outputs), output_shapes=list(shapes))
+
+
+def test_a_constant_feeding_a_constant_and_an_image_layer_folds_into_the_first_reader():
+    # 0 → a → 1 → b; 2 reads a and b (a constant); row 3 reads b, row 4 reads c. From 0 the walk
+    # meets 1 and 2 (both constants) and then, through b, row 3 after 2 (seen already).
+    layers = [_row(0, "k0", "Constant", [], "a", constant=True),
+              _row(1, "k1", "Identity", ["a"], "b", constant=True),
+              _row(2, "k2", "Add", ["a", "b"], "c", constant=True),
+              _row(3, "m3", "Mul", ["x", "b"], "d", [1, 4]),
+              _row(4, "m4", "Mul", ["d", "c"], "e", [1, 4])]
+    assert st.fold_constants(layers) == {0: 3, 1: 3, 2: 4}
+
+
+def test_a_constant_nothing_reads_is_not_folded_and_a_second_output_is_followed():
+    layers = [_row(0, "split", "Split", ["w"], "w0", constant=True, outputs=["w0", "w1"]),
+              _row(1, "mul", "Mul", ["x", "w1"], "y", [1, 4]),
+              _row(2, "spare", "Constant", [], "unused", constant=True)]
+    assert st.fold_constants(layers) == {0: 1}
+    found = st.analyze_structure(layers)
+    assert found.shown == [1, 2] and found.folded == {1: [0]} and found.folded_into == {0: 1}
+
+
+def test_folded_text_names_each_op_once_in_order():
+    rows = {0: _row(0, "", "Identity", [], "a"), 1: _row(1, "", "Constant", [], "b"),
+            2: _row(2, "", "Identity", [], "c")}
+    assert st.folded_text(rows, [0, 1, 2]) == "folded: 3 constants (Identity, Constant)"
+    assert st.folded_text(rows, [1]) == "folded: 1 constant (Constant)"
+    assert st.folded_text(rows, []) == ""
+
+
+def _chain(n, pools=(), name=lambda i: f"op{i}"):
+    """n rows, each reading the one before (row 0 reads "x"); the rows in ``pools`` are MaxPools."""
+    return [_row(i, name(i), "MaxPool" if i in pools else "Relu", ["x" if i == 0 else f"t{i - 1}"], f"t{i}",
+                 [1, 2, 8 - i % 8]) for i in range(n)]
+
+
+def test_one_pooling_layer_gives_two_stages_and_a_one_layer_stage_says_so():
+    found = st.analyze_structure(_chain(6, pools={4}), {"x": [1, 2, 9]}, stage_min_rows=5)
+    assert found.grouping == st.BY_POOLING
+    assert [(b.name, b.path, b.layers) for b in found.blocks()] == [("stage 1", "stage 1", [0, 1, 2, 3, 4]),
+                                                                   ("stage 2", "stage 2", [5])]
+    assert st.block_heading(found.blocks()[1]) == "stage 2 · 2×4 → 2×3 · 0 params · 1 layer"
+    assert st.block_heading(found.blocks()[0]) == "stage 1 · 2×9 → 2×4 · 0 params · 5 layers"
+    # A pool as the last row leaves one stage: no blocks.
+    assert st.analyze_structure(_chain(6, pools={5}), stage_min_rows=5).grouping == ""
+
+
+def test_a_block_reads_the_second_output_of_a_layer_before_it():
+    layers = [_row(0, "/split/Split", "Split", ["x"], "s0", [1, 2], outputs=["s0", "s1"], shapes=[[1, 2], [1, 3]]),
+              _row(1, "/blk/a/Relu", "Relu", ["s1"], "r", [1, 3]),
+              _row(2, "/blk/b/Relu", "Relu", ["r"], "q", [1, 3]),
+              _row(3, "/out/Add", "Add", ["s0", "q"], "y", [1, 3])]
+    (block,) = st.analyze_structure(layers, {"x": [1, 5]}).blocks()
+    assert block.path == "blk" and block.input_shape == [1, 3] and block.output_shape == [1, 3]
+
+
+def test_a_block_input_is_the_image_tensor_its_first_layer_reads_not_a_weight():
+    layers = [_row(0, "/blk/Mul", "Mul", ["w", "x"], "m", [1, 4], params=4),
+              _row(1, "/blk/Relu", "Relu", ["m"], "y", [1, 4]),
+              _row(2, "/head/Relu", "Relu", ["y"], "z", [1, 4])]
+    assert st.analyze_structure(layers, {"x": [1, 4]}).blocks()[0].input_shape == [1, 4]
+    # A graph input of unknown shape (not in input_shapes): the block's input is not known.
+    assert st.analyze_structure(layers).blocks()[0].input_shape is None
+
+
+def test_a_block_counts_the_parameters_of_its_folded_constants():
+    layers = [_row(0, "/w/Identity", "Identity", ["w"], "w1", constant=True, params=7),
+              _row(1, "/blk/Mul", "Mul", ["x", "w1"], "m", [1, 4], params=4),
+              _row(2, "/blk/Relu", "Relu", ["m"], "y", [1, 4], params=2),
+              _row(3, "/head/Relu", "Relu", ["y"], "z", [1, 4])]
+    found = st.analyze_structure(layers)
+    assert found.folded == {1: [0]} and [b.params for b in found.blocks()] == [4 + 7 + 2]
+
+
+def test_the_innermost_of_three_nested_blocks_holds_a_layer():
+    names = ["/a/b/c/Relu", "/a/b/c/Relu_1", "/a/b/Relu", "/a/Relu", "/Relu"]
+    found = st.analyze_structure(_chain(5, name=lambda i: names[i]))
+    assert [(b.path, b.depth) for b in found.blocks()] == [("a", 0), ("a/b", 1), ("a/b/c", 2)]
+    assert found.block_of(0).path == "a/b/c" and found.block_of(2).path == "a/b" and found.block_of(4) is None
+
+
+def _structure(rows, items):
+    return st.Structure(list(range(rows)), {}, {}, items, st.BY_SCOPE)
+
+
+def test_collapsed_only_above_forty_rows():
+    assert not _structure(40, list(range(40))).collapsed_by_default()
+    assert _structure(41, list(range(41))).collapsed_by_default()
+
+
+def _opening(a2_rows):
+    """A (8 rows, A1, A2) and B (12 rows) at the top; A1 holds 7 rows and A1a (20 rows); A2 ``a2_rows`` rows."""
+    rows = iter(range(1000))
+    take = lambda n: [next(rows) for _ in range(n)]  # noqa: E731
+    a1a = st.Block("A1a", "A/A1/A1a", take(20))
+    a1 = st.Block("A1", "A/A1", [a1a] + take(7))
+    a2 = st.Block("A2", "A/A2", take(a2_rows))
+    a = st.Block("A", "A", [a1, a2] + take(8))
+    b = st.Block("B", "B", take(12))
+    return _structure(next(rows), [a, b])
+
+
+def test_a_level_opens_when_the_lines_reach_forty_exactly():
+    # Top: 2 lines; A and B open: + 10 + 12 = 24; A1 and A2 open: + 8 + 8 = 40, which fits;
+    # A1a would add 20.
+    assert _opening(8).open_at_first() == {"A", "B", "A/A1", "A/A2"}
+    # One row more in A2: 41 lines, so only the top level opens.
+    assert _opening(9).open_at_first() == {"A", "B"}
+
+
+def test_graph_input_shapes_give_an_open_batch_axis_the_batch_and_leave_out_other_open_axes():
+    from onnx import TensorProto, helper
+
+    inputs = [helper.make_tensor_value_info("w", TensorProto.FLOAT, [3]),
+              helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 1, 28, 28]),
+              helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, "H"]),
+              helper.make_tensor_value_info("z", TensorProto.FLOAT, [0, 5])]
+    g = helper.make_graph([], "inputs", inputs, [], [helper.make_tensor("w", TensorProto.FLOAT, [3], [1, 2, 3])])
+    model = helper.make_model(g)
+    assert st.graph_input_shapes(model) == {"x": [1, 1, 28, 28], "z": [1, 5]}
+    assert st.graph_input_shapes(model, batch=3) == {"x": [3, 1, 28, 28], "z": [3, 5]}
+
+
+def test_shape_words_drop_the_batch_axis_only():
+    assert st.shape_words(None) == "?"
+    assert st.shape_words([1, 64, 7, 7]) == "64×7×7"
+    assert st.shape_words([1, 10]) == "10"
+    assert st.shape_words([10]) == "10"
+    assert st.shape_words([]) == "scalar" and st.shape_words([1]) == "1"
