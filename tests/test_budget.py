@@ -91,12 +91,12 @@ def unreadable_graph():
     """A graph the shape engine refuses (a height left open), with odd inputs beside the image.
 
     Weights: W 2×3×3×3 floats = 216 bytes. Inputs: X 1×1×5×h floats, the open h counted as 1:
-    20 bytes; Y int8 with a zero axis counted as 1 and 7: 7 bytes; W listed as an input too is
-    a weight, counted once; U has no element type and is not counted. Total 216 + 20 + 7 = 243.
+    20 bytes; Y int8 with a zero axis counted as 1 and 70: 70 bytes; W listed as an input too
+    is a weight, counted once; U has no element type and is not counted. Total 216 + 20 + 70 = 306.
     """
     inits = [numpy_helper.from_array(np.ones((2, 3, 3, 3), np.float32), "W")]
     inputs = [helper.make_tensor_value_info("X", TensorProto.FLOAT, [1, 1, 5, "h"]),
-              helper.make_tensor_value_info("Y", TensorProto.INT8, [0, 7]),
+              helper.make_tensor_value_info("Y", TensorProto.INT8, [0, 70]),
               helper.make_tensor_value_info("W", TensorProto.FLOAT, [2, 3, 3, 3]),
               helper.make_tensor_value_info("U", TensorProto.UNDEFINED, [1000])]
     return _model([helper.make_node("Conv", ["X", "W"], ["C"])], inputs,
@@ -105,8 +105,8 @@ def unreadable_graph():
 
 def test_a_graph_the_shape_engine_cannot_follow_counts_its_inputs_and_weights():
     fp = budget.footprint(unreadable_graph())
-    assert (fp.total, fp.weights) == (243, 216)
-    assert fp.largest == Tensor("X", [1, 1, 5, 1], 20, "the input")
+    assert (fp.total, fp.weights) == (306, 216)
+    assert fp.largest == Tensor("Y", [1, 70], 70, "the input")
     assert fp.runtime_sized == ["the whole graph (its shapes cannot be worked out without running it)"]
 
 
@@ -124,13 +124,28 @@ def test_a_size_only_known_at_run_time_marks_the_node():
     assert fp.largest == Tensor("r", [1], 8, "Cast #1")
 
 
-def test_an_optional_output_left_unnamed_is_no_tensor_and_sizes_nothing():
-    """MaxPool's second output (the indices) named "": X 1×1×2×2 floats 16 bytes, P 1×1×1×1 4."""
-    nodes = [helper.make_node("MaxPool", ["X"], ["P", ""], kernel_shape=[2, 2])]
+def test_an_output_left_unnamed_is_no_tensor_and_the_next_one_still_counts():
+    """Split's first half unnamed: X 1×1×2×2 floats 16 bytes, b 1×1×2×1 8. Total 24."""
+    nodes = [helper.make_node("Split", ["X"], ["", "b"], axis=3, num_outputs=2)]
     model = _model(nodes, [helper.make_tensor_value_info("X", TensorProto.FLOAT, [1, 1, 2, 2])],
-                   [helper.make_tensor_value_info("P", TensorProto.FLOAT, [1, 1, 1, 1])])
+                   [helper.make_tensor_value_info("b", TensorProto.FLOAT, [1, 1, 2, 1])])
+    model.opset_import[0].version = 18
     fp = budget.footprint(model)
-    assert (fp.total, fp.runtime_sized) == (20, [])
+    assert (fp.total, fp.runtime_sized) == (24, [])
+
+
+def test_weights_and_no_tensor_at_all():
+    weights = [numpy_helper.from_array(np.ones(3, np.float32), "W")]
+    fp = budget.footprint(_model([], [], [], weights))
+    assert (fp.total, fp.weights, fp.largest, fp.runtime_sized) == (12, 12, None, [])
+    with pytest.raises(ModelError, match="^e.onnx is too large to run: one run needs 12 bytes, more than"):
+        budget.check(fp, 11, "e.onnx")
+    # A node reading a tensor nothing makes: the shape engine gives up, and there is no input either.
+    model = _model([helper.make_node("Relu", ["missing"], ["r"])], [],
+                   [helper.make_tensor_value_info("r", TensorProto.FLOAT, None)], weights)
+    fp = budget.footprint(model)
+    assert (fp.total, fp.weights, fp.largest) == (12, 12, None)
+    assert fp.runtime_sized == ["the whole graph (its shapes cannot be worked out without running it)"]
 
 
 def test_element_sizes():
