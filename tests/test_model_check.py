@@ -177,7 +177,7 @@ def test_overrides_past_their_bounds(overrides, message):
 
 @pytest.mark.parametrize("text, depth", [
     ("[1]", 1), ("[]", 1), ("[[1]]", 2), ("[{}]", 2), ("{[]}", 2), ("[][]", 1), ("[[]][[[]]]", 3),
-    ('"[["', 0), ('["[[", 1]', 1), ('["a\\"[", 1]', 1), ('["\\\\", [1]]', 2), ('["\\\\"]', 1), ("abc", 0),
+    ('"[["', 0), ("X[", 1), ("X", 0), ('["[[", 1]', 1), ('["a\\"[", 1]', 1), ('["\\\\", [1]]', 2), ('["\\\\"]', 1), ("abc", 0),
 ])
 def test_nesting_depth_skips_strings(text, depth):
     assert model_check._nesting_depth(text, 10) == depth
