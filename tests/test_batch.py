@@ -116,7 +116,8 @@ def test_a_chunk_with_no_ink_does_not_run_the_model(files):
 @pytest.fixture
 def route(monkeypatch):
     taken = []
-    monkeypatch.setattr(batch, "_parallel", lambda session, files, workers: taken.append(("parallel", workers)) or [])
+    monkeypatch.setattr(batch, "_parallel",
+                        lambda session, files, workers: taken.append(("parallel", workers, len(files), session.spec)) or [])
     monkeypatch.setattr(batch, "_serial", lambda session, files: taken.append(("serial", len(files))) or [])
     return taken
 
@@ -125,7 +126,7 @@ def test_many_files_are_shared_among_workers(route):
     list(batch.predict_files(StandIn(), ["f"] * batch.POOL_THRESHOLD, workers=2))
     list(batch.predict_files(StandIn(), ["f"] * (batch.POOL_THRESHOLD - 1), workers=2))
     list(batch.predict_files(StandIn(), ["f"] * batch.POOL_THRESHOLD, workers=1))
-    assert route == [("parallel", 2), ("serial", 399), ("serial", 400)]
+    assert route == [("parallel", 2, 400, SPEC), ("serial", 399), ("serial", 400)]
 
 
 def test_a_model_sized_only_at_run_time_stays_in_one_process(route):
@@ -134,7 +135,7 @@ def test_a_model_sized_only_at_run_time_stays_in_one_process(route):
     list(batch.predict_files(session, ["f"] * 500, workers=4))
     session.footprint = Footprint(1, 0, None, [])
     list(batch.predict_files(session, ["f"] * 500, workers=4))
-    assert route == [("serial", 500), ("parallel", 4)]
+    assert route == [("serial", 500), ("parallel", 4, 500, SPEC)]
 
 
 def test_the_default_worker_count_is_the_cpus_this_process_may_use_up_to_four(route, monkeypatch):
@@ -144,7 +145,16 @@ def test_the_default_worker_count_is_the_cpus_this_process_may_use_up_to_four(ro
     list(batch.predict_files(StandIn(), ["f"] * 500))
     monkeypatch.setattr(batch.os, "sched_getaffinity", lambda pid: {0}, raising=False)
     list(batch.predict_files(StandIn(), ["f"] * 500))
-    assert route == [("parallel", 4), ("parallel", 3), ("serial", 500)]
+    assert route == [("parallel", 4, 500, SPEC), ("parallel", 3, 500, SPEC), ("serial", 500)]
+
+
+def test_without_an_affinity_mask_the_cpu_count_is_used(route, monkeypatch):
+    monkeypatch.delattr(batch.os, "sched_getaffinity", raising=False)
+    monkeypatch.setattr(batch.os, "cpu_count", lambda: 8)
+    list(batch.predict_files(StandIn(), ["f"] * 500))
+    monkeypatch.setattr(batch.os, "cpu_count", lambda: None)  # unknown: one process
+    list(batch.predict_files(StandIn(), ["f"] * 500))
+    assert route == [("parallel", 4, 500, SPEC), ("serial", 500)]
 
 
 def test_paths_may_be_path_objects(files, route):
@@ -154,8 +164,10 @@ def test_paths_may_be_path_objects(files, route):
     assert route == [("serial", 1)]
 
 
-def test_workers_fork_on_linux():
+def test_workers_fork_on_linux_and_spawn_elsewhere(monkeypatch):
     assert batch._pool_context().get_start_method() == "fork"
+    monkeypatch.setattr(batch.sys, "platform", "darwin")
+    assert batch._pool_context().get_start_method() == "spawn"
 
 
 # --- the worker pool, run in this process ---------------------------------------------------------

@@ -241,3 +241,14 @@ def test_a_memory_size_too_large_for_a_float_is_not_a_size():
 ])
 def test_format_size(size, text):
     assert budget.format_size(size) == text
+
+
+def test_an_unknown_output_does_not_hide_the_known_one_after_it():
+    """An op of another domain: ONNX gives b's shape (a graph output), not a's.
+    X 1×4 floats 16 bytes, b 1×4 floats 16; a is sized at run time. Total 32."""
+    nodes = [helper.make_node("Mystery", ["X"], ["a", "b"], domain="com.example", name="odd")]
+    model = _model(nodes, [helper.make_tensor_value_info("X", TensorProto.FLOAT, [1, 4])],
+                   [helper.make_tensor_value_info("b", TensorProto.FLOAT, [1, 4])])
+    model.opset_import.append(helper.make_opsetid("com.example", 1))
+    fp = budget.footprint(model)
+    assert (fp.total, fp.runtime_sized) == (32, ["Mystery 'odd'"])

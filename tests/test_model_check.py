@@ -114,8 +114,8 @@ def test_input_sides_out_of_bounds(text):
 
 def test_the_metadata_check_reads_input_size_too():
     check_metadata({"input_size": "2048x2048"}, "m.onnx")
-    assert refused(check_metadata, {"input_size": "28x2049"}, "m.onnx").endswith(
-        "each side must be from 1 to 2048 pixels")
+    assert refused(check_metadata, {"input_size": "28x2049"}, "m.onnx") == (
+        "m.onnx: the metadata entry input_size is '28x2049'; each side must be from 1 to 2048 pixels")
 
 
 # --- the input the app builds -------------------------------------------------------------
