@@ -45,7 +45,9 @@ def parse_size(text: str) -> int:
     if not match or unit not in _UNITS:
         raise ValueError(f"{text!r} is not a memory size (examples: 512M, 1GiB, 2GB)")
     size = float(match.group(1)) * _UNITS[unit]
-    if not math.isfinite(size) or size < MIN_LIMIT:
+    if not math.isfinite(size):  # "1e999G": no size at all, not a small one
+        raise ValueError(f"{text!r} is not a memory size (examples: 512M, 1GiB, 2GB)")
+    if size < MIN_LIMIT:
         raise ValueError(f"{text!r} is too small a memory limit; give at least {format_size(MIN_LIMIT)}")
     return int(size)
 
@@ -106,7 +108,8 @@ def _element_types(model: onnx.ModelProto, inferred: dict[str, int] | None = Non
 
 
 def _node_label(layer) -> str:
-    return f"{layer.op} '{layer.name}'" if layer.name else f"{layer.op} #{layer.index}"
+    # Unnamed nodes as the layer list shows them: counted from 1.
+    return f"{layer.op} '{layer.name}'" if layer.name else layer.display_name
 
 
 def footprint(model: onnx.ModelProto, image_input: str | None = None,
@@ -172,10 +175,11 @@ def check(fp: Footprint, limit: int, name: str) -> None:
     over = fp.largest is not None and fp.largest.bytes > limit
     if over or fp.total > limit:
         big = fp.largest
-        shape = "×".join(str(d) for d in big.shape) if big else "?"
-        what = (f"its tensor '{big.name}' ({shape}, made by {big.node}) alone needs {format_size(big.bytes)}"
-                if over else f"one run needs {format_size(fp.total)} (the largest tensor, '{big.name}' {shape}, "
-                f"needs {format_size(big.bytes)})")
+        what = f"one run needs {format_size(fp.total)}"
+        if big is not None:  # None: weights and no tensor at all
+            shape = "×".join(str(d) for d in big.shape)
+            what = (f"its tensor '{big.name}' ({shape}, made by {big.node}) alone needs {format_size(big.bytes)}"
+                    if over else f"{what} (the largest tensor, '{big.name}' {shape}, needs {format_size(big.bytes)})")
         raise ModelError(f"{name} is too large to run: {what}, more than the memory limit of {format_size(limit)} "
                          "(--memory-limit sets the limit)")
 
