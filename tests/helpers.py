@@ -52,6 +52,11 @@ def tiny_classifier(
     for k, v in (metadata or {}).items():
         model.metadata_props.add(key=k, value=v)
     onnx.checker.check_model(model)
+    return _save(model, path, external)
+
+
+def _save(model, path, external=False):
+    """Write ``model`` to ``path``; ``external``: every weight in ``<name>.data`` beside it."""
     if external:
         onnx.save_model(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
                         location=path.name + ".data", size_threshold=0)
@@ -169,9 +174,4 @@ def big_weight_classifier(path, *, transposed=True, external=False):
                               [helper.make_tensor_value_info("scores", TensorProto.FLOAT, [1, 10])], inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
-    if external:
-        onnx.save_model(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
-                        location=path.name + ".data", size_threshold=0)
-    else:
-        onnx.save_model(model, str(path))
-    return path
+    return _save(model, path, external)

@@ -12,20 +12,10 @@ import pytest
 from lenet_gui.core import calibrate as cal
 from lenet_gui.core.onnx_io import default_model_path
 from lenet_gui.core.preprocess import InputSpec
-from lenet_gui.core.session import ModelSession
 from tests.convention_models import convention_model
 from tests.helpers import tiny_classifier
-
-
-@pytest.fixture(autouse=True)
-def cache_folder(tmp_path, monkeypatch):
-    folder = tmp_path / "cache"
-    monkeypatch.setenv("LENET_GUI_CACHE_DIR", str(folder))
-    return folder
-
-
-def _session(path):
-    return ModelSession(path, provider="cpu")
+# The cache in a temporary folder (autouse) and the CPU session, as in the fast half.
+from tests.test_calibrate_rules import _session, cache_folder  # noqa: F401
 
 
 def _accuracy(session, spec) -> float:

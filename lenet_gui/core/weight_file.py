@@ -12,6 +12,7 @@ read says so instead, and the person reopens the model.
 
 from __future__ import annotations
 
+import math
 import mmap
 import os
 from dataclasses import dataclass
@@ -209,7 +210,7 @@ class WeightFile:
 
 
 def _is_large(tensor: onnx.TensorProto) -> bool:
-    return tensor.data_type in _FLOAT_TYPES and _count(tensor) > KEEP_FLOATS_UP_TO
+    return tensor.data_type in _FLOAT_TYPES and math.prod(tensor.dims) > KEEP_FLOATS_UP_TO
 
 
 def inferred_types(model: onnx.ModelProto) -> dict[str, int]:
@@ -255,9 +256,3 @@ def external_spans(model: onnx.ModelProto, base: Path) -> dict[str, _Span]:
             continue
     return spans
 
-
-def _count(tensor: onnx.TensorProto) -> int:
-    n = 1
-    for d in tensor.dims:
-        n *= d
-    return n

@@ -146,12 +146,10 @@ class LayerPanel(QWidget):
         def make_items(items, add, parent: QWidget) -> None:
             for item in items:
                 if isinstance(item, structure.Block):
-                    view = BlockView(item, False, parent)
+                    view = BlockView(item, item.path in opened, parent)
                     self._blocks[item.path] = view
-                    view.set_populate(lambda item=item, view=view: populate(item, view))
+                    view.set_populate(lambda item=item, view=view: populate(item, view))  # now, if open
                     add(view)
-                    if item.path in opened:
-                        view.set_expanded(True)
                 else:
                     add(make_row(by_index[item], parent))
 

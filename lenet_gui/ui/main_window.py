@@ -373,12 +373,12 @@ class MainWindow(QMainWindow):
             if len(weights.dims) != 4 or weights.data_location == TensorProto.EXTERNAL and not weight_file.holds(weights):
                 continue
             bias = initializers.get(layer.inputs[2]) if len(layer.inputs) > 2 else None
-            kernels[layer.index] = (weights, bias, weight_file)
+            kernels[layer.index] = (weights, bias)
         return kernels
 
-    @staticmethod
-    def _kernel_arrays(tensors) -> tuple[np.ndarray, np.ndarray | None] | None:
-        weights, bias, weight_file = tensors
+    def _kernel_arrays(self, tensors) -> tuple[np.ndarray, np.ndarray | None] | None:
+        weights, bias = tensors
+        weight_file = self.session.weights  # the session the kernels were taken from (_load_model)
         try:
             return weight_file.array(weights), None if bias is None else weight_file.array(bias)
         except LenetGuiError:  # the file changed on disk since it was opened: the caller says so
